@@ -1,0 +1,133 @@
+"""The dialog engine: one inbound message and the contact's state in, replies and events out.
+
+It is pure: no database, no network, no channel SDK. The service loads the contact,
+calls ``handle`` and persists what changed (contact fields, dialog state, events) in one
+transaction. Every channel (simulator, SMS, Telegram) goes through here.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from bot.context import Ctx
+from bot.flows import ask, learn, menu, onboarding, quiz
+from bot.flows.base import Step
+from bot.text import Keyword, keyword, normalize, pick
+from bot.types import ConsentChanged, ContactView, DialogState, Turn
+from content import FaqMatcher, Library
+from outreach.contacts.models import ConsentKind
+from outreach.i18n import Translator, translator
+from outreach.regions import Regions
+
+STEPS: tuple[Step, ...] = (
+    onboarding.Language(),
+    onboarding.ConsentStep(),
+    onboarding.City(),
+    onboarding.District(),
+    menu.Menu(),
+    menu.LanguageSwitch(),
+    learn.Topics(),
+    learn.Lessons(),
+    learn.Lesson(),
+    ask.Ask(),
+    ask.AskMore(),
+    quiz.Question(),
+)
+
+
+class Engine:
+    def __init__(
+        self,
+        *,
+        library: Library,
+        regions: Regions,
+        locales_dir: Path,
+        default_locale: str = "zh_Hans",
+        quiz_length: int = 5,
+        pass_mark: float = 0.8,
+        max_question_chars: int = 500,
+        matcher: FaqMatcher | None = None,
+    ) -> None:
+        self.library = library
+        self.regions = regions
+        self.locales_dir = locales_dir
+        self.default_locale = default_locale
+        self.quiz_length = quiz_length
+        self.pass_mark = pass_mark
+        self.max_question_chars = max_question_chars
+        self.matcher = matcher or FaqMatcher(library)
+        self.quiz = library.quizzes[0]
+        self.source_doc = library.packs[0].source.doc
+        self.steps = {step.name: step for step in STEPS}
+
+    def translator(self, locale: str) -> Translator:
+        return translator(locale, self.locales_dir)
+
+    def handle(
+        self,
+        contact: ContactView,
+        state: DialogState,
+        text: str,
+        rng: random.Random | None = None,
+    ) -> Turn:
+        """Read one message. ``contact`` and ``state`` are updated in place."""
+        ctx = Ctx(self, contact, state, Turn(), rng or random.SystemRandom())
+        norm = normalize(text)
+        kw = keyword(norm)
+
+        if contact.opted_out:
+            # Silence until the person opts back in.
+            if kw is Keyword.start:
+                self.opt_in(ctx)
+            return ctx.turn
+        if kw is Keyword.stop:
+            self.opt_out(ctx)
+        elif kw is Keyword.start:
+            ctx.say(ctx.tx("You are subscribed."))
+            onboarding.resume(ctx)
+        elif state.step == "new" or state.step not in self.steps:
+            onboarding.greet(ctx)
+        elif kw is Keyword.help:
+            ctx.say(menu.help_text(ctx))
+            self.steps[state.step].prompt(ctx)
+        elif kw is Keyword.lang:
+            quiz.abandon_quiz(ctx)
+            ctx.enter(menu.LanguageSwitch.name)
+        elif kw is Keyword.menu:
+            quiz.abandon_quiz(ctx)
+            onboarding.resume(ctx)
+        else:
+            self._step_input(ctx, norm, text)
+        return ctx.turn
+
+    def _step_input(self, ctx: Ctx, norm: str, raw: str) -> None:
+        step = self.steps[ctx.state.step]
+        choice = pick(norm, step.choices(ctx))
+        if choice is not None:
+            step.on_choice(ctx, choice)
+        elif step.free_text_is_question and ask.is_question(ctx, norm):
+            ask.answer(ctx, raw)
+        else:
+            step.on_text(ctx, norm, raw)
+
+    def opt_out(self, ctx: Ctx) -> None:
+        quiz.abandon_quiz(ctx)
+        ctx.contact.opted_out = True
+        ctx.record(ConsentChanged(ConsentKind.opted_out))
+        ctx.say(
+            ctx.tx(
+                "You have unsubscribed and will get no more messages from us. "
+                "Send START to come back."
+            )
+        )
+        ctx.goto("menu" if ctx.contact.onboarded else "new")
+
+    def opt_in(self, ctx: Ctx) -> None:
+        ctx.contact.opted_out = False
+        ctx.record(ConsentChanged(ConsentKind.opted_in))
+        ctx.say(ctx.tx("Welcome back! You will get our messages again."))
+        onboarding.resume(ctx)
+
+    def start_quiz(self, ctx: Ctx) -> None:
+        quiz.start_quiz(ctx)

@@ -1,0 +1,79 @@
+"""Ask: free text to the best FAQ answer; unmatched questions go to health workers."""
+
+from __future__ import annotations
+
+from bot.context import Ctx
+from bot.flows.base import Step, reprompt
+from bot.flows.learn import source_line
+from bot.text import as_number, has_words
+from bot.types import Choice, QuestionUnanswered
+
+
+class Ask(Step):
+    name = "ask"
+
+    def text(self, ctx: Ctx) -> str:
+        return ctx.gettext(
+            "What would you like to know? Type your question in your own words, for example: "
+            "Is the checkup free?"
+        )
+
+    def choices(self, ctx: Ctx) -> list[Choice]:
+        return [ctx.menu_choice()]
+
+    def on_choice(self, ctx: Ctx, choice: Choice) -> None:
+        ctx.enter("menu")
+
+    def on_text(self, ctx: Ctx, norm: str, raw: str) -> None:
+        if is_question(ctx, norm):
+            answer(ctx, raw)
+        else:
+            reprompt(ctx, self, norm)
+
+
+class AskMore(Ask):
+    """After an answer: ask another, or back to the menu; free text is another question."""
+
+    name = "ask.more"
+
+    def text(self, ctx: Ctx) -> str:
+        return ctx.gettext("Anything else? Type another question, or go back to the menu.")
+
+
+def is_question(ctx: Ctx, norm: str) -> bool:
+    return (
+        has_words(norm)
+        and as_number(norm) is None
+        and len(norm) <= ctx.engine.max_question_chars
+    )
+
+
+def answer(ctx: Ctx, raw: str) -> None:
+    engine = ctx.engine
+    ranked = engine.matcher.rank(raw, ctx.locale, 1)
+    top = ranked[0] if ranked else None
+    ctx.goto(AskMore.name)
+    choices = [ctx.menu_choice()]
+    if top is not None and top.score >= engine.matcher.threshold:
+        entry = top.entry
+        ctx.say(
+            f"{ctx.t(entry.answer)}\n\n{source_line(ctx, entry.clause)}\n\n"
+            + ctx.gettext("Anything else? Type another question, or go back to the menu."),
+            choices,
+        )
+        return
+    ctx.record(
+        QuestionUnanswered(
+            text=raw.strip(),
+            locale=ctx.locale,
+            best_faq_id=top.entry.id if top else None,
+            best_score=round(top.score, 4) if top else None,
+        )
+    )
+    ctx.say(
+        ctx.gettext(
+            "Sorry, I do not have a good answer to that yet. I have passed your question to "
+            "a health worker. Meanwhile, you can try other words or browse the lessons."
+        ),
+        choices,
+    )

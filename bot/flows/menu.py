@@ -1,0 +1,61 @@
+"""The main menu, language switching, and the help text."""
+
+from __future__ import annotations
+
+from bot.context import Ctx
+from bot.flows.base import Step
+from bot.flows.onboarding import language_choices, resume
+from bot.types import Choice
+
+
+class Menu(Step):
+    name = "menu"
+    free_text_is_question = True
+
+    def text(self, ctx: Ctx) -> str:
+        return ctx.gettext(
+            "Main menu: what would you like to do? You can also type a question at any time."
+        )
+
+    def choices(self, ctx: Ctx) -> list[Choice]:
+        _ = ctx.gettext
+        # Only features that exist are offered (booking etc. arrive with their issues).
+        return [
+            Choice("learn", _("Learn about your rights")),
+            Choice("ask", _("Ask a question")),
+            Choice("quiz", _("Take the quiz")),
+            Choice("lang", _("Language")),
+            Choice("stop", _("Stop messages")),
+        ]
+
+    def on_choice(self, ctx: Ctx, choice: Choice) -> None:
+        if choice.id == "stop":
+            ctx.engine.opt_out(ctx)
+            return
+        if choice.id == "quiz":
+            ctx.engine.start_quiz(ctx)
+            return
+        ctx.enter({"learn": "learn.topics", "ask": "ask", "lang": "lang"}[choice.id])
+
+
+class LanguageSwitch(Step):
+    name = "lang"
+
+    def text(self, ctx: Ctx) -> str:
+        return ctx.both("Please choose your language.")
+
+    def choices(self, ctx: Ctx) -> list[Choice]:
+        return language_choices()
+
+    def on_choice(self, ctx: Ctx, choice: Choice) -> None:
+        ctx.contact.language = choice.id.removeprefix("lang:")
+        ctx.say(ctx.gettext("OK, I will write to you in English from now on."))
+        resume(ctx)
+
+
+def help_text(ctx: Ctx) -> str:
+    return ctx.tx(
+        "This is the free health-services helper for people who have moved to a new city. "
+        "Send MENU for the main menu, LANG to change language, STOP to stop all messages "
+        "and START to come back. You can type a question at any time."
+    )

@@ -1,0 +1,115 @@
+"""What goes in and out of the engine: contact snapshot, dialog state, replies, events."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from outreach.contacts.models import Consent, ConsentKind
+
+
+@dataclass(frozen=True)
+class Choice:
+    id: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    choices: tuple[Choice, ...] = ()
+
+
+@dataclass
+class ContactView:
+    """The contact fields the dialog reads and may change; the service persists them."""
+
+    language: str | None = None
+    consent: Consent = Consent.pending
+    city: str | None = None
+    district: str | None = None
+    opted_out: bool = False
+
+    @property
+    def onboarded(self) -> bool:
+        return (
+            self.language is not None
+            and self.consent == Consent.granted
+            and self.city is not None
+            and self.district is not None
+        )
+
+
+@dataclass
+class DialogState:
+    """Where the person is in the conversation; stored as JSON on the contact."""
+
+    step: str = "new"
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any] | None) -> DialogState:
+        if not raw:
+            return cls()
+        return cls(step=str(raw.get("step", "new")), data=dict(raw.get("data") or {}))
+
+
+# Domain events: what the service must record besides the contact and dialog state.
+
+
+@dataclass(frozen=True)
+class ConsentChanged:
+    kind: ConsentKind
+
+
+@dataclass(frozen=True)
+class QuestionUnanswered:
+    text: str
+    locale: str
+    best_faq_id: str | None
+    best_score: float | None
+
+
+@dataclass(frozen=True)
+class QuizStarted:
+    attempt_id: str
+    quiz_id: str
+    locale: str
+    question_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class QuizAnswered:
+    attempt_id: str
+    question_id: str
+    option_id: str
+    correct: bool
+
+
+@dataclass(frozen=True)
+class QuizCompleted:
+    attempt_id: str
+    n_correct: int
+    n_questions: int
+
+
+@dataclass(frozen=True)
+class QuizAbandoned:
+    attempt_id: str
+
+
+Event = ConsentChanged | QuestionUnanswered | QuizStarted | QuizAnswered | QuizCompleted | QuizAbandoned
+
+
+@dataclass
+class Turn:
+    """The engine's answer to one inbound message."""
+
+    replies: list[Reply] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+    def say(self, text: str, choices: tuple[Choice, ...] | list[Choice] = ()) -> None:
+        self.replies.append(Reply(text, tuple(choices)))

@@ -1,0 +1,184 @@
+"""The `outreach` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from typing import Annotated
+
+import typer
+
+from outreach.settings import get_settings
+
+app = typer.Typer(help="Outreach: chat and SMS outreach for migrants.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+content_app = typer.Typer(help="Content packs (lessons, FAQ, quizzes).", no_args_is_help=True)
+users_app = typer.Typer(help="Staff users and their API tokens.", no_args_is_help=True)
+stats_app = typer.Typer(help="Programme indicators.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(content_app, name="content")
+app.add_typer(users_app, name="users")
+app.add_typer(stats_app, name="stats")
+
+
+def _logging() -> None:
+    logging.basicConfig(
+        level=get_settings().log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (OUTREACH_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (OUTREACH_PORT).")] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes (PostgreSQL only).")] = 1,
+) -> None:
+    """Serve the API, webhooks and (in dev) the simulator."""
+    import uvicorn
+
+    _logging()
+    settings = get_settings()
+    host, port = host or settings.host, port or settings.port
+    if workers > 1 and settings.is_sqlite:
+        typer.echo("Several workers need PostgreSQL; SQLite runs in one process.", err=True)
+        raise typer.Exit(2)
+    base = f"http://{host}:{port}"
+    typer.echo(f"Outreach on {base}  (API docs: {base}/docs)")
+    if settings.simulator_enabled:
+        typer.echo(f"Chat as a migrant: {base}/simulator")
+    uvicorn.run(
+        "outreach.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        proxy_headers=False,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations (creates the SQLite file if needed)."""
+    from outreach.db import create_engine
+    from outreach.migrate import upgrade
+
+    _logging()
+    url = get_settings().database_url
+    asyncio.run(create_engine(url).dispose())  # creates the SQLite directory
+    upgrade(url, revision)
+    typer.echo(f"database at {revision}")
+
+
+@content_app.command("check")
+def content_check(verbose: bool = typer.Option(False, "--verbose", "-v", help="Every SMS row.")) -> None:
+    """Validate the content packs; exits non-zero on any error."""
+    from content import check_path
+
+    report = check_path(get_settings().content_dir)
+    worst: dict[str, tuple[int, str]] = {}
+    for row in report.sms:
+        if verbose:
+            typer.echo(f"sms {row.kind:9} {row.id:40} {row.locale:8} {row.chars:5} chars {row.encoding:6} {row.segments} seg")
+        if row.segments > worst.get(row.locale, (0, ""))[0]:
+            worst[row.locale] = (row.segments, f"{row.kind} {row.id}")
+    for locale, (segments, what) in sorted(worst.items()):
+        typer.echo(f"longest SMS in {locale}: {segments} segments ({what})")
+    typer.echo(f"{len(report.sms)} messages measured")
+    for warning in report.warnings:
+        typer.echo(f"warning: {warning}")
+    for error in report.errors:
+        typer.echo(f"error: {error}", err=True)
+    if report.errors:
+        typer.echo(f"{len(report.errors)} error(s)", err=True)
+        raise typer.Exit(1)
+    typer.echo("content OK")
+
+
+@content_app.command("export")
+def content_export() -> None:
+    """Print the content packs as JSON (shape documented in README.md)."""
+    from content import export_library, load_library
+
+    json.dump(export_library(load_library(get_settings().content_dir)), sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+
+
+@users_app.command("create")
+def users_create(
+    name: Annotated[str, typer.Option(help="The person's name.")],
+    role: Annotated[str, typer.Option(help="admin, coordinator or health_worker.")],
+) -> None:
+    """Create a staff user; the token is printed once, on the last line."""
+    from outreach.users.models import Role
+
+    try:
+        parsed = Role(role)
+    except ValueError:
+        typer.echo(f"unknown role {role!r}; choose one of: {', '.join(r.value for r in Role)}", err=True)
+        raise typer.Exit(2) from None
+    if not name.strip():
+        typer.echo("the name must not be empty", err=True)
+        raise typer.Exit(2)
+
+    async def run() -> str:
+        from outreach.db import create_engine, create_sessionmaker, transaction
+        from outreach.users.service import create_user
+
+        engine = create_engine(get_settings().database_url)
+        try:
+            async with transaction(create_sessionmaker(engine)) as session:
+                user, token = await create_user(session, name.strip(), parsed)
+                typer.echo(f"created user {user.id} ({user.name}, {user.role}); token:")
+                return token
+        finally:
+            await engine.dispose()
+
+    typer.echo(asyncio.run(run()))
+
+
+@stats_app.command("knowledge")
+def stats_knowledge(
+    by: Annotated[str | None, typer.Option("--by", help="city, district or language.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON.")] = False,
+) -> None:
+    """The policy-knowledge rate, overall and by group (same numbers as the API)."""
+    from outreach.stats.service import GroupBy, knowledge_rate
+
+    try:
+        group_by = GroupBy(by) if by else None
+    except ValueError:
+        typer.echo(f"--by must be one of: {', '.join(g.value for g in GroupBy)}", err=True)
+        raise typer.Exit(2) from None
+    settings = get_settings()
+
+    async def run():  # type: ignore[no-untyped-def]
+        from outreach.db import create_engine, create_sessionmaker, transaction
+
+        engine = create_engine(settings.database_url)
+        try:
+            async with transaction(create_sessionmaker(engine)) as session:
+                return await knowledge_rate(
+                    session,
+                    group_by=group_by,
+                    pass_mark=settings.pass_mark,
+                    target=settings.knowledge_target,
+                    suppress_below=settings.suppress_below,
+                )
+        finally:
+            await engine.dispose()
+
+    report = asyncio.run(run())
+    if as_json:
+        typer.echo(report.model_dump_json(indent=2))
+        return
+    from outreach.stats.table import render_knowledge
+
+    typer.echo(render_knowledge(report))
+
+
+def main() -> None:  # pragma: no cover
+    app()

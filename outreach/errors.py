@@ -1,0 +1,49 @@
+"""One error family with real status codes; one handler turns them into JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class OutreachError(Exception):
+    status_code = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class ConfigError(OutreachError):
+    code = "config_error"
+
+
+class BadRequest(OutreachError):
+    status_code = 400
+    code = "bad_request"
+
+
+class Unauthorized(OutreachError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(OutreachError):
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFound(OutreachError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(OutreachError):
+    status_code = 409
+    code = "conflict"
+
+
+class ServiceUnavailable(OutreachError):
+    status_code = 503
+    code = "unavailable"

@@ -1,0 +1,22 @@
+"""Every table model, imported in one place so metadata (Alembic, tests) sees them all."""
+
+from sqlmodel import SQLModel
+
+from outreach.contacts.models import ConsentEvent, Contact, ContactUrn, Message
+from outreach.questions.models import UnansweredQuestion
+from outreach.quizzes.models import QuizAnswer, QuizAttempt
+from outreach.users.models import User
+
+metadata = SQLModel.metadata
+
+__all__ = [
+    "ConsentEvent",
+    "Contact",
+    "ContactUrn",
+    "Message",
+    "QuizAnswer",
+    "QuizAttempt",
+    "UnansweredQuestion",
+    "User",
+    "metadata",
+]

@@ -1,0 +1,65 @@
+"""The composition root's bag of long-lived objects, built once per app or CLI run."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot import Engine
+from content import Library, load_library
+from outreach.conversations.service import ConversationService
+from outreach.db import create_engine, create_sessionmaker
+from outreach.regions import Regions, load_regions
+from outreach.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    library: Library
+    regions: Regions
+    bot: Engine
+    conversations: ConversationService
+
+    async def close(self) -> None:
+        await self.db.dispose()
+
+
+def build_services(
+    settings: Settings, *, library: Library | None = None, regions: Regions | None = None
+) -> Services:
+    library = library or load_library(settings.content_dir)
+    regions = regions or load_regions(settings.regions_file)
+    db = create_engine(settings.database_url)
+    sessions = create_sessionmaker(db)
+    bot = Engine(
+        library=library,
+        regions=regions,
+        locales_dir=settings.locales_dir,
+        default_locale=settings.default_locale,
+        quiz_length=settings.quiz_length,
+        pass_mark=settings.pass_mark,
+        max_question_chars=settings.max_question_chars,
+    )
+    log.info(
+        "content loaded: %d topics, %d FAQ entries, %d quiz questions",
+        len(library.topics),
+        len(library.faq),
+        sum(len(q.questions) for q in library.quizzes),
+    )
+    return Services(
+        settings=settings,
+        db=db,
+        sessions=sessions,
+        library=library,
+        regions=regions,
+        bot=bot,
+        conversations=ConversationService(bot, sessions),
+    )

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from outreach.api.deps import ServicesDep, SessionDep, require
+from outreach.stats.service import GroupBy, KnowledgeReport, knowledge_rate
+from outreach.users.models import Role
+
+router = APIRouter(prefix="/api/v1/stats", tags=["stats"])
+
+
+@router.get(
+    "/knowledge",
+    response_model=KnowledgeReport,
+    dependencies=[Depends(require(Role.coordinator))],
+)
+async def get_knowledge(
+    session: SessionDep,
+    services: ServicesDep,
+    group_by: Annotated[GroupBy | None, Query(description="Split by this attribute.")] = None,
+) -> KnowledgeReport:
+    """Policy-knowledge rate (target ≥ 90%): unique respondents, latest completed attempt."""
+    s = services.settings
+    return await knowledge_rate(
+        session,
+        group_by=group_by,
+        pass_mark=s.pass_mark,
+        target=s.knowledge_target,
+        suppress_below=s.suppress_below,
+    )

@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from outreach.api.deps import CurrentUser
+from outreach.users.models import UserPublic
+
+router = APIRouter(prefix="/api/v1/users", tags=["users"])
+
+
+@router.get("/me", response_model=UserPublic)
+async def me(user: CurrentUser) -> UserPublic:
+    """Who the bearer token belongs to."""
+    return UserPublic.model_validate(user, from_attributes=True)
