@@ -36,6 +36,8 @@ async def list_questions(
         )
     ).all()
     return [
-        UnansweredQuestionPublic(**q.model_dump(), city=city, district=district)
+        UnansweredQuestionPublic.model_validate(q, from_attributes=True).model_copy(
+            update={"city": city, "district": district}
+        )
         for q, city, district in rows
     ]
