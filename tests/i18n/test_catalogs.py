@@ -14,7 +14,7 @@ from babel.messages.pofile import read_po
 from outreach.i18n import SUPPORTED_LOCALES, negotiate
 
 REPO = Path(__file__).resolve().parents[2]
-PLACEHOLDER = re.compile(r"\{(\w*)\}")
+PLACEHOLDER = re.compile(r"\{\w*\}|%\(\w+\)s")
 
 
 @pytest.fixture(scope="module")
