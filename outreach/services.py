@@ -29,6 +29,7 @@ class Services:
     conversations: ConversationService
 
     async def close(self) -> None:
+        await self.conversations.writer.close()
         await self.db.dispose()
 
 
@@ -61,5 +62,5 @@ def build_services(
         library=library,
         regions=regions,
         bot=bot,
-        conversations=ConversationService(bot, sessions),
+        conversations=ConversationService(bot, db),
     )

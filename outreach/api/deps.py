@@ -17,7 +17,7 @@ from outreach.users.models import Role, User
 from outreach.users.service import hash_token
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
 
 

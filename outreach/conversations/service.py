@@ -3,6 +3,7 @@
 One transaction per message. Messages of one address are handled one at a time: SQLite
 has a single connection (see ``outreach.db``); PostgreSQL takes a transaction-scoped
 advisory lock on the address, which also covers a contact's very first message.
+The statements run on the driver connection (see ``store``): this is the hot path.
 """
 
 from __future__ import annotations
@@ -10,12 +11,11 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, text, update
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlalchemy.orm import Session
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql import ClauseElement
 
 from bot import ContactView, DialogState, Engine, Reply
 from bot.types import (
@@ -35,7 +35,7 @@ from outreach.contacts.models import (
     Direction,
     Message,
 )
-from outreach.db import transaction
+from outreach.conversations.store import Raw, Statements, json_value, writer_for
 from outreach.questions.models import QuestionStatus, UnansweredQuestion
 from outreach.quizzes.models import AttemptStatus, QuizAnswer, QuizAttempt
 from outreach.timeutil import utcnow
@@ -54,83 +54,73 @@ class ConversationService:
     def __init__(
         self,
         engine: Engine,
-        sessions: async_sessionmaker[AsyncSession],
+        db: AsyncEngine,
         *,
         rng: random.Random | None = None,
     ) -> None:
         self.engine = engine
-        self.sessions = sessions
+        self.db = db
+        self.writer = writer_for(db)
+        self.sql = _STATEMENTS.for_dialect(db.dialect)
         self.rng = rng or random.SystemRandom()
 
     async def handle(self, address: Address, body: str) -> list[Reply]:
-        async with transaction(self.sessions) as session:
-            return await self.handle_in(session, address, body)
+        async with self.writer.begin(f"{address.scheme}:{address.path}") as raw:
+            return await self.handle_in(raw, address, body)
 
-    async def handle_in(self, session: AsyncSession, address: Address, body: str) -> list[Reply]:
-        """The same, inside a transaction the caller owns (e.g. with an inbox row)."""
-        # One greenlet hop for the whole turn: the SQL is a handful of small Core
-        # statements, and the per-statement async machinery would cost more than they do.
-        return await session.run_sync(self._turn, address, body)
-
-    def _turn(self, session: Session, address: Address, body: str) -> list[Reply]:
-        conn = session.connection()
-        if conn.dialect.name == "postgresql":
-            conn.execute(_ADVISORY_LOCK, {"key": f"{address.scheme}:{address.path}"})
-        row = conn.execute(
-            _FIND_CONTACT, {"scheme": address.scheme, "path": address.path}
-        ).first()
+    async def handle_in(self, raw: Raw, address: Address, body: str) -> list[Reply]:
+        """Handle one message inside the caller's transaction (e.g. with an inbox row)."""
+        sql = self.sql
         now = utcnow()
+        row = await raw.row(sql["find"], {"scheme": address.scheme, "path": address.path})
         if row is None:
-            contact_id = conn.execute(
-                insert(C).values(consent=Consent.pending, opted_out=False, dialog={},
-                                 created_at=now, updated_at=now).returning(C.c.id)
-            ).scalar_one()
-            conn.execute(
-                insert(U).values(contact_id=contact_id, scheme=address.scheme,
-                                 path=address.path, created_at=now)
+            created = await raw.row(
+                sql["new_contact"],
+                {"consent": Consent.pending.value, "opted_out": False, "dialog": {},
+                 "created_at": now, "updated_at": now},
+            )
+            assert created is not None
+            contact_id = int(created[0])
+            await raw.run(
+                sql["new_urn"],
+                {"contact_id": contact_id, "scheme": address.scheme, "path": address.path,
+                 "created_at": now},
             )
             view, state = ContactView(), DialogState()
         else:
-            contact_id = row.id
+            contact_id = int(row[0])
             view = ContactView(
-                language=row.language,
-                consent=Consent(row.consent),
-                city=row.city,
-                district=row.district,
-                opted_out=row.opted_out,
+                language=row[1],
+                consent=Consent(row[2]),
+                city=row[3],
+                district=row[4],
+                opted_out=bool(row[5]),
             )
-            state = DialogState.from_json(row.dialog)
+            state = DialogState.from_json(json_value(row[6]))
 
         turn = self.engine.handle(view, state, body, self.rng)
 
-        conn.execute(
-            _UPDATE_CONTACT,
+        for event in turn.events:
+            await _apply(raw, sql, contact_id, address.channel, event, now)
+        log: list[tuple[str, str]] = []
+        if view.consent == Consent.granted:
+            log = [(Direction.inbound.value, body)]
+            log += [(Direction.outbound.value, reply.text) for reply in turn.replies]
+        await raw.save_turn(
+            sql,
             {
                 "cid": contact_id,
                 "language": view.language,
-                "consent": view.consent,
+                "consent": view.consent.value,
                 "city": view.city,
                 "district": view.district,
                 "opted_out": view.opted_out,
                 "dialog": state.to_json(),
                 "updated_at": now,
             },
+            address.channel,
+            log,
         )
-        for event in turn.events:
-            _apply(conn, contact_id, address.channel, event, now)
-        if view.consent == Consent.granted:
-            conn.execute(
-                _INSERT_MESSAGE,
-                [
-                    {"contact_id": contact_id, "direction": Direction.inbound,
-                     "channel": address.channel, "text": body, "created_at": now},
-                    *(
-                        {"contact_id": contact_id, "direction": Direction.outbound,
-                         "channel": address.channel, "text": reply.text, "created_at": now}
-                        for reply in turn.replies
-                    ),
-                ],
-            )
         return turn.replies
 
 
@@ -139,83 +129,86 @@ U = ContactUrn.__table__  # type: ignore[attr-defined]
 M = Message.__table__  # type: ignore[attr-defined]
 A = QuizAttempt.__table__  # type: ignore[attr-defined]
 
-_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
-# Built once: constructing and cache-keying statements per message costs more than running them.
-_UPDATE_CONTACT = (
-    update(C)
-    .where(C.c.id == bindparam("cid"))
-    .values({name: bindparam(name) for name in (
-        "language", "consent", "city", "district", "opted_out", "dialog", "updated_at"
-    )})
-)
-_INSERT_MESSAGE = insert(M)
-_FIND_CONTACT = (
-    select(C.c.id, C.c.language, C.c.consent, C.c.city, C.c.district, C.c.opted_out, C.c.dialog)
-    .join(U, U.c.contact_id == C.c.id)
-    .where(U.c.scheme == bindparam("scheme"), U.c.path == bindparam("path"))
-)
+
+def _insert(table: Any, *columns: str, returning: str | None = None) -> ClauseElement:
+    stmt = insert(table).values({c: bindparam(c) for c in columns})
+    return stmt.returning(table.c[returning]) if returning else stmt
 
 
-def _apply(conn: Connection, contact_id: int, channel: str, event: Event, now: datetime) -> None:
+def _statements() -> dict[str, ClauseElement]:
+    return {
+        "find": select(C.c.id, C.c.language, C.c.consent, C.c.city, C.c.district,
+                       C.c.opted_out, C.c.dialog)
+        .join(U, U.c.contact_id == C.c.id)
+        .where(U.c.scheme == bindparam("scheme"), U.c.path == bindparam("path")),
+        "new_contact": _insert(C, "consent", "opted_out", "dialog", "created_at", "updated_at",
+                               returning="id"),
+        "new_urn": _insert(U, "contact_id", "scheme", "path", "created_at"),
+        "update_contact": update(C)
+        .where(C.c.id == bindparam("cid"))
+        .values({c: bindparam(c) for c in (
+            "language", "consent", "city", "district", "opted_out", "dialog", "updated_at"
+        )}),
+        "message": _insert(M, "contact_id", "direction", "channel", "text", "created_at"),
+        "consent_event": _insert(ConsentEvent.__table__, "contact_id", "kind", "channel",  # type: ignore[attr-defined]
+                                 "created_at"),
+        "question": _insert(UnansweredQuestion.__table__, "contact_id", "text", "locale",  # type: ignore[attr-defined]
+                            "best_faq_id", "best_score", "status", "created_at"),
+        "attempt": _insert(A, "id", "contact_id", "quiz_id", "locale", "question_ids", "status",
+                           "n_questions", "n_correct", "started_at"),
+        "answer": _insert(QuizAnswer.__table__, "attempt_id", "question_id", "option_id",  # type: ignore[attr-defined]
+                          "correct", "answered_at"),
+        "complete": update(A)
+        .where(A.c.id == bindparam("aid"))
+        .values(status=bindparam("status"), n_correct=bindparam("n_correct"),
+                score=bindparam("score"), completed_at=bindparam("completed_at")),
+        "abandon": update(A)
+        .where(A.c.id == bindparam("aid"), A.c.status == bindparam("from_status"))
+        .values(status=bindparam("status")),
+    }
+
+
+_STATEMENTS = Statements(_statements)
+
+
+async def _apply(
+    raw: Raw, sql: dict[str, Any], contact_id: int, channel: str, event: Event, now: Any
+) -> None:
     match event:
         case ConsentChanged(kind=kind):
-            conn.execute(
-                insert(ConsentEvent.__table__),  # type: ignore[attr-defined]
-                {"contact_id": contact_id, "kind": kind, "channel": channel, "created_at": now},
-            )
+            await raw.run(sql["consent_event"], {"contact_id": contact_id, "kind": kind.value,
+                                                  "channel": channel, "created_at": now})
         case QuestionUnanswered():
-            conn.execute(
-                insert(UnansweredQuestion.__table__),  # type: ignore[attr-defined]
-                {
-                    "contact_id": contact_id,
-                    "text": event.text,
-                    "locale": event.locale,
-                    "best_faq_id": event.best_faq_id,
-                    "best_score": event.best_score,
-                    "status": QuestionStatus.open,
-                    "created_at": now,
-                },
+            await raw.run(
+                sql["question"],
+                {"contact_id": contact_id, "text": event.text, "locale": event.locale,
+                 "best_faq_id": event.best_faq_id, "best_score": event.best_score,
+                 "status": QuestionStatus.open.value, "created_at": now},
             )
         case QuizStarted():
-            conn.execute(
-                insert(A),
-                {
-                    "id": event.attempt_id,
-                    "contact_id": contact_id,
-                    "quiz_id": event.quiz_id,
-                    "locale": event.locale,
-                    "question_ids": list(event.question_ids),
-                    "status": AttemptStatus.in_progress,
-                    "n_questions": len(event.question_ids),
-                    "n_correct": 0,
-                    "started_at": now,
-                },
+            await raw.run(
+                sql["attempt"],
+                {"id": event.attempt_id, "contact_id": contact_id, "quiz_id": event.quiz_id,
+                 "locale": event.locale, "question_ids": list(event.question_ids),
+                 "status": AttemptStatus.in_progress.value,
+                 "n_questions": len(event.question_ids), "n_correct": 0, "started_at": now},
             )
         case QuizAnswered():
-            conn.execute(
-                insert(QuizAnswer.__table__),  # type: ignore[attr-defined]
-                {
-                    "attempt_id": event.attempt_id,
-                    "question_id": event.question_id,
-                    "option_id": event.option_id,
-                    "correct": event.correct,
-                    "answered_at": now,
-                },
+            await raw.run(
+                sql["answer"],
+                {"attempt_id": event.attempt_id, "question_id": event.question_id,
+                 "option_id": event.option_id, "correct": event.correct, "answered_at": now},
             )
         case QuizCompleted():
-            conn.execute(
-                update(A)
-                .where(A.c.id == event.attempt_id)
-                .values(
-                    status=AttemptStatus.completed,
-                    n_correct=event.n_correct,
-                    score=event.n_correct / event.n_questions,
-                    completed_at=now,
-                )
+            await raw.run(
+                sql["complete"],
+                {"aid": event.attempt_id, "status": AttemptStatus.completed.value,
+                 "n_correct": event.n_correct, "score": event.n_correct / event.n_questions,
+                 "completed_at": now},
             )
         case QuizAbandoned():
-            conn.execute(
-                update(A)
-                .where(A.c.id == event.attempt_id, A.c.status == AttemptStatus.in_progress)
-                .values(status=AttemptStatus.abandoned)
+            await raw.run(
+                sql["abandon"],
+                {"aid": event.attempt_id, "from_status": AttemptStatus.in_progress.value,
+                 "status": AttemptStatus.abandoned.value},
             )
