@@ -146,7 +146,7 @@ def stats_knowledge(
     as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON.")] = False,
 ) -> None:
     """The policy-knowledge rate, overall and by group (same numbers as the API)."""
-    from outreach.stats.service import GroupBy, knowledge_rate
+    from outreach.stats.service import GroupBy, knowledge_report
 
     try:
         group_by = GroupBy(by) if by else None
@@ -161,13 +161,7 @@ def stats_knowledge(
         engine = create_engine(settings.database_url)
         try:
             async with transaction(create_sessionmaker(engine)) as session:
-                return await knowledge_rate(
-                    session,
-                    group_by=group_by,
-                    pass_mark=settings.pass_mark,
-                    target=settings.knowledge_target,
-                    suppress_below=settings.suppress_below,
-                )
+                return await knowledge_report(session, settings, group_by)
         finally:
             await engine.dispose()
 

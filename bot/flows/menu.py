@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.context import Ctx
 from bot.flows.base import Step
-from bot.flows.onboarding import language_choices, resume
+from bot.flows.onboarding import Language, resume
 from bot.types import Choice
 
 
@@ -38,14 +38,10 @@ class Menu(Step):
         ctx.enter({"learn": "learn.topics", "ask": "ask", "lang": "lang"}[choice.id])
 
 
-class LanguageSwitch(Step):
+class LanguageSwitch(Language):
+    """LANG at any time: the same question as at first contact, then a confirmation."""
+
     name = "lang"
-
-    def text(self, ctx: Ctx) -> str:
-        return ctx.both("Please choose your language.")
-
-    def choices(self, ctx: Ctx) -> list[Choice]:
-        return language_choices()
 
     def on_choice(self, ctx: Ctx, choice: Choice) -> None:
         ctx.contact.language = choice.id.removeprefix("lang:")

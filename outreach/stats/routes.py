@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from outreach.api.deps import ServicesDep, SessionDep, require
-from outreach.stats.service import GroupBy, KnowledgeReport, knowledge_rate
+from outreach.stats.service import GroupBy, KnowledgeReport, knowledge_report
 from outreach.users.models import Role
 
 router = APIRouter(prefix="/api/v1/stats", tags=["stats"])
@@ -22,11 +22,4 @@ async def get_knowledge(
     group_by: Annotated[GroupBy | None, Query(description="Split by this attribute.")] = None,
 ) -> KnowledgeReport:
     """Policy-knowledge rate (target ≥ 90%): unique respondents, latest completed attempt."""
-    s = services.settings
-    return await knowledge_rate(
-        session,
-        group_by=group_by,
-        pass_mark=s.pass_mark,
-        target=s.knowledge_target,
-        suppress_below=s.suppress_below,
-    )
+    return await knowledge_report(session, services.settings, group_by)

@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from outreach.contacts.models import Contact
 from outreach.quizzes.models import AttemptStatus, QuizAttempt
+from outreach.settings import Settings
 from outreach.stats.wilson import wilson
 
 
@@ -109,4 +110,17 @@ async def knowledge_rate(
         ]
         if group_by is not None
         else [],
+    )
+
+
+async def knowledge_report(
+    session: AsyncSession, settings: Settings, group_by: GroupBy | None
+) -> KnowledgeReport:
+    """The knowledge rate with the service's configured pass mark, target and suppression."""
+    return await knowledge_rate(
+        session,
+        group_by=group_by,
+        pass_mark=settings.pass_mark,
+        target=settings.knowledge_target,
+        suppress_below=settings.suppress_below,
     )

@@ -1,0 +1,96 @@
+"""The `outreach` console script, run as a user would (a real subprocess)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from outreach.services import Services
+from tests.factories import Chat, auth
+
+OUTREACH = shutil.which("outreach", path=str(Path(sys.executable).parent)) or "outreach"
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [OUTREACH, *args], capture_output=True, text=True, timeout=120,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_content_check_passes_on_the_shipped_packs() -> None:
+    result = run("content", "check")
+    assert result.returncode == 0, result.stderr
+    assert "content OK" in result.stdout
+    assert "longest SMS in zh_Hans" in result.stdout
+
+
+def test_content_check_fails_on_a_broken_pack(tmp_path: Path) -> None:
+    pack = tmp_path / "packs" / "broken"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "content" / "packs" / "policy-2010-69", pack)
+    quiz = (pack / "quiz.yaml").read_text(encoding="utf-8")
+    (pack / "quiz.yaml").write_text(quiz.replace("correct: b", "correct: z", 1), encoding="utf-8")
+    (pack / "pack.yaml").write_text(
+        (pack / "pack.yaml").read_text(encoding="utf-8").replace("id: policy-2010-69", "id: broken"),
+        encoding="utf-8",
+    )
+    result = run("content", "check", env={"OUTREACH_CONTENT_DIR": str(tmp_path / "packs")})
+    assert result.returncode == 1
+    assert "error:" in result.stderr and "z" in result.stderr
+
+
+def test_content_export_is_json() -> None:
+    result = run("content", "export")
+    assert result.returncode == 0
+    packs = json.loads(result.stdout)["packs"]
+    question = packs[0]["quizzes"][0]["questions"][0]
+    assert {"id", "clause", "text", "options", "correct"} <= set(question)
+    assert {"zh_Hans", "en"} <= set(question["text"])
+
+
+async def test_users_create_token_authenticates(db_url: str, client: httpx.AsyncClient) -> None:
+    result = run("users", "create", "--name", "Li Na", "--role", "coordinator",
+                 env={"OUTREACH_DATABASE_URL": db_url})
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip().splitlines()[-1]
+    assert token.startswith("otr_") and len(token) > 30
+    me = await client.get("/api/v1/users/me", headers=auth(token))
+    assert me.status_code == 200 and me.json()["role"] == "coordinator"
+
+
+def test_users_create_rejects_a_bad_role(db_url: str) -> None:
+    result = run("users", "create", "--name", "X", "--role", "boss", env={"OUTREACH_DATABASE_URL": db_url})
+    assert result.returncode == 2 and "health_worker" in result.stderr
+
+
+async def test_stats_knowledge_table_matches_the_api(
+    db_url: str, client: httpx.AsyncClient, services: Services
+) -> None:
+    for i in range(5):
+        chat = Chat(client, f"cli-stats-{i}")
+        await chat.onboard("en", city="shenzhen", district="futian")
+        await chat.pick("quiz")
+        for _ in range(5):
+            await chat.send("1")
+    result = run("stats", "knowledge", "--by", "city", "--json", env={"OUTREACH_DATABASE_URL": db_url})
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["overall"]["n"] == 5 and report["groups"][0]["key"] == "shenzhen"
+    table = run("stats", "knowledge", "--by", "city", env={"OUTREACH_DATABASE_URL": db_url})
+    assert "shenzhen" in table.stdout and "overall" in table.stdout and "95% CI" in table.stdout
+    bad = run("stats", "knowledge", "--by", "shoe", env={"OUTREACH_DATABASE_URL": db_url})
+    assert bad.returncode == 2
+
+
+def test_db_upgrade_creates_a_fresh_sqlite_file(tmp_path: Path) -> None:
+    db = tmp_path / "sub" / "fresh.db"
+    result = run("db", "upgrade", env={"OUTREACH_DATABASE_URL": f"sqlite:///{db}"})
+    assert result.returncode == 0, result.stderr
+    assert db.exists()
