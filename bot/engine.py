@@ -13,7 +13,7 @@ from pathlib import Path
 from bot.context import Ctx
 from bot.flows import ask, learn, menu, onboarding, quiz
 from bot.flows.base import Step
-from bot.text import Keyword, keyword, normalize, pick
+from bot.text import OPT_IN_ONLY, Keyword, keyword, normalize, pick
 from bot.types import ConsentChanged, ContactView, DialogState, Turn
 from content import FaqMatcher, Library
 from outreach.contacts.models import ConsentKind
@@ -48,6 +48,7 @@ class Engine:
         pass_mark: float = 0.8,
         max_question_chars: int = 500,
         matcher: FaqMatcher | None = None,
+        help_contact: str | None = None,
     ) -> None:
         self.library = library
         self.regions = regions
@@ -56,6 +57,7 @@ class Engine:
         self.quiz_length = quiz_length
         self.pass_mark = pass_mark
         self.max_question_chars = max_question_chars
+        self.help_contact = help_contact
         self.matcher = matcher or FaqMatcher(library)
         self.quiz = library.quizzes[0]
         self.source_doc = library.packs[0].source.doc
@@ -81,16 +83,21 @@ class Engine:
             if kw is Keyword.start:
                 self.opt_in(ctx)
             return ctx.turn
+        if kw is Keyword.start and norm in OPT_IN_ONLY:
+            kw = None
         if kw is Keyword.stop:
             self.opt_out(ctx)
         elif kw is Keyword.start:
             ctx.say(ctx.tx("You are subscribed."))
             onboarding.resume(ctx)
-        elif state.step == "new" or state.step not in self.steps:
-            onboarding.greet(ctx)
         elif kw is Keyword.help:
             ctx.say(menu.help_text(ctx))
-            self.steps[state.step].prompt(ctx)
+            if state.step in self.steps:
+                self.steps[state.step].prompt(ctx)
+            else:
+                onboarding.greet(ctx)
+        elif state.step == "new" or state.step not in self.steps:
+            onboarding.greet(ctx)
         elif kw is Keyword.lang:
             quiz.abandon_quiz(ctx)
             ctx.enter(menu.LanguageSwitch.name)
@@ -103,7 +110,8 @@ class Engine:
 
     def _step_input(self, ctx: Ctx, norm: str, raw: str) -> None:
         step = self.steps[ctx.state.step]
-        choice = pick(norm, step.choices(ctx))
+        choices = step.choices(ctx)
+        choice = pick(norm, choices) or step.alias(ctx, norm, choices)
         if choice is not None:
             step.on_choice(ctx, choice)
         elif step.free_text_is_question and ask.is_question(ctx, norm):

@@ -18,20 +18,20 @@ class Keyword(StrEnum):
 
 
 # Whole-message keywords, compared after normalisation (NFKC folds full-width letters).
+# The opt-out and opt-in words include the carriers' standard ones, which Twilio also acts
+# on for long codes: people use them on any channel.
 KEYWORDS: dict[str, Keyword] = {
-    "menu": Keyword.menu,
-    "菜单": Keyword.menu,
-    "help": Keyword.help,
-    "帮助": Keyword.help,
-    "lang": Keyword.lang,
-    "language": Keyword.lang,
-    "语言": Keyword.lang,
-    "stop": Keyword.stop,
-    "退订": Keyword.stop,
-    "td": Keyword.stop,
-    "start": Keyword.start,
-    "订阅": Keyword.start,
+    **dict.fromkeys(("menu", "菜单"), Keyword.menu),
+    **dict.fromkeys(("help", "info", "帮助"), Keyword.help),
+    **dict.fromkeys(("lang", "language", "语言"), Keyword.lang),
+    **dict.fromkeys(
+        ("stop", "stopall", "unsubscribe", "cancel", "end", "quit", "退订", "td", "取消订阅"),
+        Keyword.stop,
+    ),
+    **dict.fromkeys(("start", "yes", "unstop", "订阅"), Keyword.start),
 }
+# Opt back in only after an opt-out; otherwise they are ordinary answers ("yes" to consent).
+OPT_IN_ONLY = frozenset({"yes"})
 
 _TRAILING = re.compile(r"[\s.!?,;:。！？，；：~～]+$")
 _SPACES = re.compile(r"\s+")

@@ -3,6 +3,7 @@
 from sqlmodel import SQLModel
 
 from outreach.contacts.models import ConsentEvent, Contact, ContactUrn, Message
+from outreach.messages.models import InboxEvent, Outbox
 from outreach.questions.models import UnansweredQuestion
 from outreach.quizzes.models import QuizAnswer, QuizAttempt
 from outreach.users.models import User
@@ -12,6 +13,8 @@ metadata = SQLModel.metadata
 __all__ = [
     "ConsentEvent",
     "Contact",
+    "InboxEvent",
+    "Outbox",
     "ContactUrn",
     "Message",
     "QuizAnswer",

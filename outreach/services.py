@@ -10,8 +10,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import Engine
 from content import Library, load_library
+from outreach.channels.twilio import TwilioChannel
 from outreach.conversations.service import ConversationService
 from outreach.db import create_engine, create_sessionmaker
+from outreach.messages.dispatcher import Dispatcher
+from outreach.messages.sms import SmsInbound
 from outreach.regions import Regions, load_regions
 from outreach.settings import Settings
 
@@ -27,8 +30,20 @@ class Services:
     regions: Regions
     bot: Engine
     conversations: ConversationService
+    sms: TwilioChannel
+    dispatcher: Dispatcher
+    sms_inbound: SmsInbound
+
+    def start(self) -> None:
+        """Background work of a serving process (inside its event loop)."""
+        if self.sms.enabled:
+            self.dispatcher.start()
+        else:
+            log.info(self.sms.describe_off())
 
     async def close(self) -> None:
+        await self.dispatcher.stop()
+        await self.sms.close()
         await self.conversations.writer.close()
         await self.db.dispose()
 
@@ -48,12 +63,18 @@ def build_services(
         quiz_length=settings.quiz_length,
         pass_mark=settings.pass_mark,
         max_question_chars=settings.max_question_chars,
+        help_contact=settings.help_contact,
     )
     log.info(
         "content loaded: %d topics, %d FAQ entries, %d quiz questions",
         len(library.topics),
         len(library.faq),
         sum(len(q.questions) for q in library.quizzes),
+    )
+    conversations = ConversationService(bot, db)
+    sms = TwilioChannel(settings)
+    dispatcher = Dispatcher(
+        db, sms, max_attempts=settings.send_max_attempts, concurrency=settings.send_concurrency
     )
     return Services(
         settings=settings,
@@ -62,5 +83,8 @@ def build_services(
         library=library,
         regions=regions,
         bot=bot,
-        conversations=ConversationService(bot, db),
+        conversations=conversations,
+        sms=sms,
+        dispatcher=dispatcher,
+        sms_inbound=SmsInbound(conversations, dispatcher, settings.sms_max_segments),
     )

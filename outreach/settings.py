@@ -44,11 +44,21 @@ class Settings(BaseSettings):
     # Inbound text longer than this is not treated as a question.
     max_question_chars: int = Field(500, ge=20)
 
-    # Providers (later issues); empty means the channel is off.
+    # What HELP tells people about reaching a person (e.g. a hotline); optional.
+    help_contact: str | None = None
+
+    # SMS over Twilio: on when the account, token, sender and public URL are all set.
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = None
     twilio_from: str | None = None
+    twilio_messaging_service_sid: str | None = None
     twilio_api_base: str | None = None
+    twilio_timeout: float = Field(10.0, gt=0)
+    default_region: str = "CN"  # for phone numbers written without +country code
+    sms_max_segments: int = Field(3, ge=1, le=10)
+    inbound_max_bytes: int = Field(16_384, ge=1024)
+    send_max_attempts: int = Field(6, ge=1)
+    send_concurrency: int = Field(10, ge=1)
     telegram_token: str | None = None
     telegram_secret: str | None = None
     telegram_api_base: str | None = None

@@ -30,6 +30,13 @@ class Step:
     def on_choice(self, ctx: Ctx, choice: Choice) -> None:
         raise NotImplementedError
 
+    # Short answers people type instead of a choice's number or label: {text: choice id}.
+    aliases: dict[str, str] = {}
+
+    def alias(self, ctx: Ctx, norm: str, choices: list[Choice]) -> Choice | None:
+        wanted = self.aliases.get(norm)
+        return next((c for c in choices if c.id == wanted), None) if wanted else None
+
     def on_text(self, ctx: Ctx, norm: str, raw: str) -> None:
         reprompt(ctx, self, norm)
 

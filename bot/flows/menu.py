@@ -50,8 +50,14 @@ class LanguageSwitch(Language):
 
 
 def help_text(ctx: Ctx) -> str:
-    return ctx.tx(
+    text = ctx.tx(
         "This is the free health-services helper for people who have moved to a new city. "
         "Send MENU for the main menu, LANG to change language, STOP to stop all messages "
-        "and START to come back. You can type a question at any time."
+        "and START to come back. You can type a question at any time: health workers read "
+        "the questions I cannot answer."
     )
+    if ctx.engine.help_contact:
+        text += "\n" + ctx.tx("To talk to a health worker: {contact}").format(
+            contact=ctx.engine.help_contact
+        )
+    return text

@@ -29,6 +29,10 @@ class Language(Step):
 
 class ConsentStep(Step):
     name = "onboard.consent"
+    aliases = {
+        **dict.fromkeys(("yes", "y", "ok", "agree", "i agree", "是", "是的", "好", "好的", "同意", "可以"), "consent:yes"),
+        **dict.fromkeys(("no", "n", "不", "否", "不要", "不同意", "不行"), "consent:no"),
+    }
 
     def text(self, ctx: Ctx) -> str:
         _ = ctx.gettext

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import ClauseElement
 
-from bot import ContactView, DialogState, Engine, Reply
+from bot import ContactView, DialogState, Engine, Reply, Turn
 from bot.types import (
     ConsentChanged,
     Event,
@@ -36,6 +37,7 @@ from outreach.contacts.models import (
     Message,
 )
 from outreach.conversations.store import Raw, Statements, json_value, writer_for
+from outreach.messages.models import InboxEvent, Outbox
 from outreach.questions.models import QuestionStatus, UnansweredQuestion
 from outreach.quizzes.models import AttemptStatus, QuizAnswer, QuizAttempt
 from outreach.timeutil import utcnow
@@ -48,6 +50,17 @@ class Address:
     channel: str  # the adapter that carried it: sim, sms, telegram
     scheme: str  # the URN scheme: sim, tel, telegram
     path: str
+
+    @property
+    def key(self) -> str:
+        """What serialises this address's messages (the lock key)."""
+        return f"{self.scheme}:{self.path}"
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    contact_id: int
+    turn: Turn
 
 
 class ConversationService:
@@ -65,10 +78,10 @@ class ConversationService:
         self.rng = rng or random.SystemRandom()
 
     async def handle(self, address: Address, body: str) -> list[Reply]:
-        async with self.writer.begin(f"{address.scheme}:{address.path}") as raw:
-            return await self.handle_in(raw, address, body)
+        async with self.writer.begin(address.key) as raw:
+            return (await self.handle_in(raw, address, body)).turn.replies
 
-    async def handle_in(self, raw: Raw, address: Address, body: str) -> list[Reply]:
+    async def handle_in(self, raw: Raw, address: Address, body: str) -> TurnResult:
         """Handle one message inside the caller's transaction (e.g. with an inbox row)."""
         sql = self.sql
         now = utcnow()
@@ -121,7 +134,7 @@ class ConversationService:
             address.channel,
             log,
         )
-        return turn.replies
+        return TurnResult(contact_id, turn)
 
 
 C = Contact.__table__  # type: ignore[attr-defined]
@@ -135,8 +148,20 @@ def _insert(table: Any, *columns: str, returning: str | None = None) -> ClauseEl
     return stmt.returning(table.c[returning]) if returning else stmt
 
 
-def _statements() -> dict[str, ClauseElement]:
+def _insert_new(table: Any, dialect: str, conflict: list[str], *columns: str) -> ClauseElement:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id: no row back means it was there."""
+    module = postgresql if dialect == "postgresql" else sqlite
+    stmt = module.insert(table).values({c: bindparam(c) for c in columns})
+    return stmt.on_conflict_do_nothing(index_elements=conflict).returning(table.c.id)
+
+
+def _statements(dialect: str) -> dict[str, ClauseElement]:
     return {
+        "inbox": _insert_new(InboxEvent.__table__, dialect, ["provider", "provider_id"],  # type: ignore[attr-defined]
+                             "provider", "provider_id", "received_at"),
+        "outbox": _insert(Outbox.__table__, "idempotency_key", "contact_id", "channel", "address",  # type: ignore[attr-defined]
+                          "purpose", "body", "encoding", "segments", "status", "attempts",
+                          "due_at", "created_at", "updated_at"),
         "find": select(C.c.id, C.c.language, C.c.consent, C.c.city, C.c.district,
                        C.c.opted_out, C.c.dialog)
         .join(U, U.c.contact_id == C.c.id)

@@ -50,14 +50,14 @@ class Prepared:
 class Statements:
     """Prepared statements per dialect name, built on first use."""
 
-    def __init__(self, build: Callable[[], dict[str, ClauseElement]]) -> None:
+    def __init__(self, build: Callable[[str], dict[str, ClauseElement]]) -> None:
         self._build = build
         self._by_dialect: dict[str, dict[str, Prepared]] = {}
 
     def for_dialect(self, dialect: Dialect) -> dict[str, Prepared]:
         prepared = self._by_dialect.get(dialect.name)
         if prepared is None:
-            prepared = {k: Prepared(v, dialect) for k, v in self._build().items()}
+            prepared = {k: Prepared(v, dialect) for k, v in self._build(dialect.name).items()}
             self._by_dialect[dialect.name] = prepared
         return prepared
 

@@ -1,0 +1,80 @@
+"""Provider events in (the inbox) and messages out (the outbox): the database is the truth."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import IntEnum, StrEnum
+
+from sqlalchemy import Index, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from outreach.timeutil import utcnow
+
+
+class InboxEvent(SQLModel, table=True):
+    """One provider event, kept to make redeliveries harmless (no body is stored)."""
+
+    __tablename__ = "inbox_event"
+    __table_args__ = (UniqueConstraint("provider", "provider_id", name="uq_inbox_provider_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider: str = Field(max_length=16)
+    provider_id: str = Field(max_length=64)
+    received_at: datetime = Field(default_factory=utcnow)
+
+
+class OutboxStatus(StrEnum):
+    pending = "pending"  # waiting for its due time
+    sending = "sending"  # claimed; the request is in flight (lease_until bounds it)
+    unknown = "unknown"  # the request went out and no answer came: retried with the same key
+    queued = "queued"  # accepted by the provider
+    sent = "sent"  # the provider handed it to the carrier
+    delivered = "delivered"  # the carrier confirmed delivery
+    undelivered = "undelivered"  # the carrier could not deliver it
+    failed = "failed"  # given up: see error_code and error
+
+
+class Rank(IntEnum):
+    """Statuses only move forward: a late or repeated callback never moves one back."""
+
+    pending = 0
+    sending = 1
+    unknown = 1
+    queued = 2
+    sent = 3
+    delivered = 4
+    undelivered = 4
+    failed = 4
+
+
+FINAL = frozenset({OutboxStatus.delivered, OutboxStatus.undelivered, OutboxStatus.failed})
+
+
+class Purpose(StrEnum):
+    reply = "reply"  # an answer to someone who just wrote
+    opt_out_confirmation = "opt_out_confirmation"  # the one message an opt-out still allows
+
+
+class Outbox(SQLModel, table=True):
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_due", "status", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(max_length=96, unique=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True, ondelete="CASCADE")
+    channel: str = Field(max_length=16)
+    address: str = Field(max_length=64)
+    purpose: Purpose = Field(default=Purpose.reply, sa_type=String(24))
+    body: str
+    encoding: str = Field(max_length=8)
+    segments: int
+    status: OutboxStatus = Field(default=OutboxStatus.pending, sa_type=String(16))
+    attempts: int = 0
+    due_at: datetime = Field(default_factory=utcnow)
+    lease_until: datetime | None = None
+    provider_sid: str | None = Field(default=None, max_length=64, unique=True)
+    error_code: int | None = None
+    error: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None

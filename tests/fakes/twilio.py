@@ -1,0 +1,697 @@
+"""A fake Twilio REST API for tests, speaking Twilio's wire format on 127.0.0.1.
+
+Point the official SDK at it (``client.api.base_url = fake.base_url``) and it answers
+``POST /2010-04-01/Accounts/{AC}/Messages.json`` and ``GET .../Messages/{SM}.json`` as
+Twilio does: HTTP Basic auth, form-encoded requests, JSON resources and Twilio's JSON
+error bodies. Tests can queue faults (opt-out, 429, 500, a slow answer, a dropped
+connection after the message was created), read back every request, and make the fake
+send signed status callbacks to the app, as Twilio does.
+
+The server runs in its own thread with its own event loop, so it works the same from
+sync tests and from async tests on any pytest-asyncio loop scope (an aiohttp fake on
+pytest's session loop can hang function-scoped tests, see the integration notes).
+
+Deviations from Twilio worth knowing: the fake never moves a message along by itself
+(call ``send_status``), never sends the initial-status callback (neither does Twilio),
+and honours ``I-Twilio-Idempotency-Token`` on the Messages API, which real Twilio does
+not: it models a provider that deduplicates retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import copy
+import hmac
+import math
+import secrets
+import socket
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import format_datetime
+from types import TracebackType
+from typing import Any, Literal, Self, TypeVar
+from urllib.parse import urlencode
+
+import aiohttp
+from aiohttp import hdrs, web
+from twilio.request_validator import RequestValidator
+
+__all__ = [
+    "API_VERSION",
+    "DEFAULT_ACCOUNT_SID",
+    "DEFAULT_AUTH_TOKEN",
+    "IDEMPOTENCY_HEADER",
+    "SIGNATURE_HEADER",
+    "FakeTwilio",
+    "Fault",
+    "Outcome",
+    "Recorded",
+    "SentCallback",
+    "StatusCallback",
+    "count_segments",
+    "sms_encoding",
+]
+
+API_VERSION = "2010-04-01"
+DEFAULT_ACCOUNT_SID = "AC" + "0" * 32
+DEFAULT_AUTH_TOKEN = "test-token"
+IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
+SIGNATURE_HEADER = "X-Twilio-Signature"
+BODY_LIMIT = 1600
+
+Outcome = Literal[
+    "ok",
+    "duplicate",
+    "unauthorized",
+    "invalid",
+    "opted_out",
+    "too_many",
+    "server_error",
+    "error",
+    "timeout",
+    "dropped",
+]
+FaultKind = Literal["opted_out", "too_many", "server_error", "error", "timeout", "accept_then_drop"]
+Message = dict[str, Any]
+
+_T = TypeVar("_T")
+
+# --------------------------------------------------------------------------- segments
+
+# GSM 03.38 default alphabet (the escape character 0x1B excluded) and its extension
+# table, whose characters take two septets (escape + character).
+_GSM_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+_GSM_EXTENSION = frozenset("\f^{}\\[~]|€")
+
+
+def sms_encoding(body: str) -> Literal["GSM-7", "UCS-2"]:
+    """GSM-7 when every character is in the GSM 03.38 basic or extension table."""
+    return "GSM-7" if all(c in _GSM_BASIC or c in _GSM_EXTENSION for c in body) else "UCS-2"
+
+
+def count_segments(body: str) -> int:
+    """SMS segments Twilio bills for ``body``: GSM-7 160/153 septets, else UCS-2 70/67
+    UTF-16 code units (a CJK character counts 1, an astral emoji 2)."""
+    if sms_encoding(body) == "GSM-7":
+        units = sum(2 if c in _GSM_EXTENSION else 1 for c in body)
+        single, part = 160, 153
+    else:
+        units = len(body.encode("utf-16-le")) // 2
+        single, part = 70, 67
+    return 1 if units <= single else math.ceil(units / part)
+
+
+# --------------------------------------------------------------------------- public types
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One scripted misbehaviour, consumed by the next well-formed, authorised POST to
+    Messages.json (faults queue FIFO; requests failing auth or validation consume none)."""
+
+    kind: FaultKind
+    seconds: float = 0.0
+    accept: bool = False
+    status: int = 0
+    code: int = 0
+    message: str = ""
+
+    @classmethod
+    def opted_out(cls) -> Fault:
+        """400, code 21610: the recipient replied STOP."""
+        return cls("opted_out", status=400, code=21610, message="Attempt to send to unsubscribed recipient")
+
+    @classmethod
+    def too_many(cls) -> Fault:
+        """429, code 20429: too many concurrent requests."""
+        return cls("too_many", status=429, code=20429, message="Too Many Requests")
+
+    @classmethod
+    def server_error(cls) -> Fault:
+        """500, code 20500."""
+        return cls("server_error", status=500, code=20500, message="Internal Server Error")
+
+    @classmethod
+    def error(cls, status: int, code: int, message: str) -> Fault:
+        """Any other Twilio error, e.g. ``Fault.error(400, 21211, "Invalid 'To' Phone Number")``."""
+        return cls("error", status=status, code=code, message=message)
+
+    @classmethod
+    def timeout(cls, seconds: float, *, accept: bool = False) -> Fault:
+        """Answer only after ``seconds``. With ``accept=True`` the message is created
+        first and the late answer is a normal 201; without, nothing is created and the
+        late answer is a 500/20500."""
+        return cls("timeout", seconds=seconds, accept=accept)
+
+    @classmethod
+    def accept_then_drop(cls) -> Fault:
+        """Create the message, then close the TCP connection without any HTTP response."""
+        return cls("accept_then_drop", accept=True)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One POST to Messages.json as the fake saw it. ``form`` keeps the first value of
+    each field; ``sid`` is the message the request created or was deduplicated to."""
+
+    path: str
+    form: dict[str, str]
+    headers: dict[str, str]
+    outcome: Outcome
+    sid: str | None
+    at: float
+
+    def header(self, name: str) -> str | None:
+        """Case-insensitive header lookup."""
+        lowered = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == lowered), None)
+
+
+@dataclass(frozen=True)
+class StatusCallback:
+    """A status callback request as Twilio would send it (form POST, signed)."""
+
+    url: str
+    params: dict[str, str]
+    headers: dict[str, str]
+
+    @property
+    def body(self) -> bytes:
+        return urlencode(self.params).encode()
+
+
+@dataclass(frozen=True)
+class SentCallback:
+    callback: StatusCallback
+    status: int
+    at: float
+
+
+# --------------------------------------------------------------------------- helpers
+
+_ERROR_MESSAGES: dict[int, str] = {
+    21610: "Attempt to send to unsubscribed recipient",
+    30003: "Unreachable destination handset",
+    30005: "Unknown destination handset",
+    30006: "Landline or unreachable carrier",
+    30007: "Message filtered",
+    30008: "Unknown error",
+}
+_SENT_STATUSES = frozenset({"sent", "delivered", "undelivered", "read", "partially_delivered"})
+
+
+def _rfc2822(moment: datetime) -> str:
+    return format_datetime(moment.astimezone(timezone.utc))  # "Thu, 30 Jul 2015 20:12:31 +0000"
+
+
+def _twilio_error(status: int, code: int, message: str) -> web.Response:
+    return web.json_response(
+        {
+            "code": code,
+            "message": message,
+            "more_info": f"https://www.twilio.com/docs/errors/{code}",
+            "status": status,
+        },
+        status=status,
+        headers={"Twilio-Request-Id": "RQ" + secrets.token_hex(16)},
+    )
+
+
+def _resource(body: Message, status: int) -> web.Response:
+    return web.json_response(body, status=status, headers={"Twilio-Request-Id": "RQ" + secrets.token_hex(16)})
+
+
+@web.middleware
+async def _twilio_errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPNotFound:
+        return _twilio_error(404, 20404, f"The requested resource {request.path} was not found")
+    except web.HTTPMethodNotAllowed:
+        return _twilio_error(405, 20004, "Method not allowed")
+
+
+# --------------------------------------------------------------------------- the fake
+
+
+class FakeTwilio:
+    """A fake Twilio REST API on 127.0.0.1 in its own thread. See the module docstring.
+
+    >>> with FakeTwilio() as fake:
+    ...     client.api.base_url = fake.base_url
+    """
+
+    def __init__(
+        self,
+        account_sid: str = DEFAULT_ACCOUNT_SID,
+        auth_token: str = DEFAULT_AUTH_TOKEN,
+        *,
+        host: str = "127.0.0.1",
+        service_sender: str = "+15005550006",
+        callback_timeout: float = 10.0,
+    ) -> None:
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.host = host
+        #: the number a Messaging Service "picks" once a message without From moves on
+        self.service_sender = service_sender
+        self.callback_timeout = callback_timeout
+        self.validator = RequestValidator(auth_token)
+
+        self._lock = threading.Condition(threading.RLock())
+        self._requests: list[Recorded] = []
+        self._messages: dict[str, Message] = {}
+        self._callback_urls: dict[str, str] = {}
+        self._by_key: dict[str, str] = {}
+        self._faults: deque[Fault] = deque()
+        self._callbacks: list[SentCallback] = []
+
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._stopping: asyncio.Event | None = None
+        self._port: int | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> Self:
+        """Start the server thread; returns once the port is listening."""
+        if self._thread is not None:
+            raise RuntimeError("FakeTwilio is already started")
+        ready = threading.Event()
+        failure: list[BaseException] = []
+        self._thread = threading.Thread(target=self._run, args=(ready, failure), name="FakeTwilio", daemon=True)
+        self._thread.start()
+        if not ready.wait(10):
+            raise RuntimeError("FakeTwilio did not start within 10 s")
+        if failure:
+            self._thread.join()
+            self._thread = None
+            raise failure[0]
+        return self
+
+    def stop(self) -> None:
+        """Stop the server, wake requests sleeping in a timeout fault, join the thread.
+        Idempotent."""
+        thread, loop = self._thread, self._loop
+        if thread is None or loop is None:
+            return
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        if thread.is_alive():
+            raise RuntimeError("FakeTwilio thread did not stop within 10 s")
+        self._thread = self._loop = None
+        self._port = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("FakeTwilio is not started")
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT``: assign to ``client.api.base_url``."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def messages_url(self) -> str:
+        """The Messages.json URL of this fake's account."""
+        return f"{self.base_url}/{API_VERSION}/Accounts/{self.account_sid}/Messages.json"
+
+    def reset(self) -> None:
+        """Forget recorded requests, messages, idempotency keys, callbacks and faults."""
+        with self._lock:
+            self._requests.clear()
+            self._messages.clear()
+            self._callback_urls.clear()
+            self._by_key.clear()
+            self._faults.clear()
+            self._callbacks.clear()
+
+    # ------------------------------------------------------------------ scripting & inspection
+
+    def inject(self, *faults: Fault) -> None:
+        """Queue faults; each is consumed by one POST to Messages.json, FIFO."""
+        with self._lock:
+            self._faults.extend(faults)
+
+    @property
+    def pending_faults(self) -> list[Fault]:
+        with self._lock:
+            return list(self._faults)
+
+    @property
+    def requests(self) -> list[Recorded]:
+        """Every POST to Messages.json, oldest first (GET fetches are not recorded)."""
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def messages(self) -> list[Message]:
+        """Accepted messages in creation order: the JSON as returned, updated by status
+        changes (copies: mutate freely)."""
+        with self._lock:
+            return [copy.deepcopy(m) for m in self._messages.values()]
+
+    @property
+    def callbacks(self) -> list[SentCallback]:
+        """Status callbacks sent so far, with the status code the app answered."""
+        with self._lock:
+            return list(self._callbacks)
+
+    def message(self, sid: str) -> Message | None:
+        with self._lock:
+            found = self._messages.get(sid)
+            return copy.deepcopy(found) if found is not None else None
+
+    def accepted_by_key(self, token: str) -> Message | None:
+        """The message created by the request carrying ``I-Twilio-Idempotency-Token: token``."""
+        with self._lock:
+            sid = self._by_key.get(token)
+            return self.message(sid) if sid is not None else None
+
+    def wait_for_messages(self, count: int, timeout: float = 5.0) -> list[Message]:
+        """Block until at least ``count`` messages were accepted (for code that sends in
+        the background); raises TimeoutError otherwise. Don't call it on the event loop
+        your sender runs on."""
+        with self._lock:
+            if not self._lock.wait_for(lambda: len(self._messages) >= count, timeout):
+                raise TimeoutError(f"{len(self._messages)} messages accepted, expected {count}")
+            return [copy.deepcopy(m) for m in self._messages.values()]
+
+    # ------------------------------------------------------------------ webhooks
+
+    def sign(self, url: str, params: Mapping[str, str]) -> str:
+        """``X-Twilio-Signature`` for a POST of ``params`` to ``url`` (the SDK's HMAC-SHA1)."""
+        return str(self.validator.compute_signature(url, dict(params)))
+
+    def status_callback(self, sid: str, status: str, error_code: int | None = None) -> StatusCallback:
+        """Move message ``sid`` to ``status`` and build the signed callback Twilio would
+        POST to its StatusCallback, without sending it (for tests posting it through an
+        in-process client). Raises KeyError / ValueError for an unknown sid / no callback."""
+        now = datetime.now(timezone.utc)
+        with self._lock:
+            message = self._messages[sid]
+            url = self._callback_urls.get(sid)
+            if url is None:
+                raise ValueError(f"message {sid} was created without a StatusCallback")
+            if message["from"] is None and status not in {"accepted", "scheduled", "canceled"}:
+                message["from"] = self.service_sender  # the Messaging Service picked a sender
+                message["num_segments"] = str(count_segments(message["body"]))
+            message["status"] = status
+            message["date_updated"] = _rfc2822(now)
+            if status in _SENT_STATUSES and message["date_sent"] is None:
+                message["date_sent"] = _rfc2822(now)
+            if error_code is not None:
+                message["error_code"] = error_code
+                message["error_message"] = _ERROR_MESSAGES.get(error_code)
+            params = {
+                "SmsSid": sid,
+                "SmsStatus": status,
+                "MessageStatus": status,
+                "To": message["to"],
+                "MessageSid": sid,
+                "AccountSid": self.account_sid,
+                "From": message["from"] or "",
+                "ApiVersion": API_VERSION,
+            }
+            if message["messaging_service_sid"]:
+                params["MessagingServiceSid"] = message["messaging_service_sid"]
+            if error_code is not None:
+                params["ErrorCode"] = str(error_code)
+            if status in {"delivered", "undelivered"}:
+                params["RawDlrDoneDate"] = now.strftime("%y%m%d%H%M")
+        headers = {
+            SIGNATURE_HEADER: self.sign(url, params),
+            IDEMPOTENCY_HEADER: str(uuid.uuid4()),
+            "Content-Type": "application/x-www-form-urlencoded",
+            "User-Agent": "TwilioProxy/1.1",
+            "Accept": "*/*",
+        }
+        return StatusCallback(url=url, params=params, headers=headers)
+
+    def send_status(self, sid: str, status: str, error_code: int | None = None) -> int:
+        """Send the status callback and block until the app answered; returns its HTTP
+        status. In an async test whose app runs on the test's own loop, use
+        ``send_status_async`` instead (blocking that loop would stall the app)."""
+        callback = self.status_callback(sid, status, error_code)
+        return self._submit(self._post_callback(callback)).result()
+
+    async def send_status_async(self, sid: str, status: str, error_code: int | None = None) -> int:
+        """``send_status`` for async tests: the request runs on the fake's loop while the
+        caller's loop stays free to serve it."""
+        callback = self.status_callback(sid, status, error_code)
+        return await asyncio.wrap_future(self._submit(self._post_callback(callback)))
+
+    def deliver_all(self, status: str = "delivered") -> dict[str, int]:
+        """Send ``status`` for every accepted message that has a StatusCallback; returns
+        {sid: HTTP status the app answered}."""
+        return {sid: self.send_status(sid, status) for sid in self._with_callbacks()}
+
+    async def deliver_all_async(self, status: str = "delivered") -> dict[str, int]:
+        return {sid: await self.send_status_async(sid, status) for sid in self._with_callbacks()}
+
+    def _with_callbacks(self) -> list[str]:
+        with self._lock:
+            return [sid for sid in self._messages if sid in self._callback_urls]
+
+    # ------------------------------------------------------------------ server thread
+
+    def _run(self, ready: threading.Event, failure: list[BaseException]) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            try:
+                loop.run_until_complete(self._startup())
+            except BaseException as exc:  # noqa: BLE001 - reported to start()
+                failure.append(exc)
+                return
+            self._loop = loop
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self._shutdown())
+        finally:
+            ready.set()
+            leftovers = asyncio.all_tasks(loop)
+            for task in leftovers:
+                task.cancel()
+            if leftovers:
+                loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            asyncio.set_event_loop(None)
+            loop.close()
+
+    async def _startup(self) -> None:
+        self._stopping = asyncio.Event()
+        app = web.Application(middlewares=[_twilio_errors])
+        prefix = f"/{API_VERSION}/Accounts/{{account_sid}}"
+        app.router.add_post(f"{prefix}/Messages.json", self._create)
+        app.router.add_get(f"{prefix}/Messages/{{sid}}.json", self._fetch)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, 0))
+        self._port = sock.getsockname()[1]
+        await web.SockSite(self._runner, sock).start()
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.callback_timeout))
+
+    async def _shutdown(self) -> None:
+        if self._stopping is not None:
+            self._stopping.set()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def _submit(self, coro: Coroutine[Any, Any, _T]) -> concurrent.futures.Future[_T]:
+        loop = self._loop
+        if loop is None:
+            coro.close()
+            raise RuntimeError("FakeTwilio is not started")
+        if threading.current_thread() is self._thread:
+            coro.close()
+            raise RuntimeError("called from the fake's own loop")
+        return asyncio.run_coroutine_threadsafe(coro, loop)
+
+    async def _post_callback(self, callback: StatusCallback) -> int:
+        assert self._session is not None
+        async with self._session.post(callback.url, data=callback.body, headers=callback.headers) as response:
+            await response.read()
+            status = response.status
+        with self._lock:
+            self._callbacks.append(SentCallback(callback=callback, status=status, at=time.time()))
+        return status
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep, cut short when the fake stops."""
+        assert self._stopping is not None
+        try:
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        except TimeoutError:
+            pass
+
+    # ------------------------------------------------------------------ handlers
+
+    def _authorized(self, request: web.Request) -> bool:
+        header = request.headers.get(hdrs.AUTHORIZATION, "")
+        try:
+            auth = aiohttp.BasicAuth.decode(header)
+        except ValueError:
+            return False
+        return (
+            hmac.compare_digest(auth.login.encode(), self.account_sid.encode())
+            and hmac.compare_digest(auth.password.encode(), self.auth_token.encode())
+            and request.match_info["account_sid"] == self.account_sid
+        )
+
+    async def _create(self, request: web.Request) -> web.StreamResponse:
+        posted = await request.post()
+        form: dict[str, str] = {}
+        for key, value in posted.items():
+            form.setdefault(key, str(value))
+        media = [str(v) for v in posted.getall("MediaUrl", [])]
+        headers = {str(k): v for k, v in request.headers.items()}
+        key = request.headers.get(IDEMPOTENCY_HEADER)
+
+        def record(outcome: Outcome, sid: str | None = None) -> None:
+            with self._lock:
+                self._requests.append(Recorded(request.path, form, headers, outcome, sid, time.time()))
+                self._lock.notify_all()
+
+        if not self._authorized(request):
+            record("unauthorized")
+            return _twilio_error(401, 20003, "Authenticate")
+        invalid = self._validate(form, media)
+        if invalid is not None:
+            record("invalid")
+            return invalid
+
+        with self._lock:
+            fault = self._faults.popleft() if self._faults else None
+
+        if fault is None:
+            message, created = self._accept(form, media, key)
+            record("ok" if created else "duplicate", message["sid"])
+            return _resource(message, 201)
+        if fault.kind in {"opted_out", "too_many", "server_error", "error"}:
+            record(fault.kind)  # type: ignore[arg-type]  # these kinds are outcomes too
+            return _twilio_error(fault.status, fault.code, fault.message)
+        if fault.kind == "timeout":
+            accepted = self._accept(form, media, key)[0] if fault.accept else None
+            record("timeout", accepted["sid"] if accepted else None)
+            await self._sleep(fault.seconds)
+            if accepted is None:
+                return _twilio_error(500, 20500, "Internal Server Error")
+            return _resource(accepted, 201)
+        # accept_then_drop: the message exists, the client never hears about it
+        message = self._accept(form, media, key)[0]
+        record("dropped", message["sid"])
+        if request.transport is not None:
+            request.transport.close()
+        # Writing to the closed transport fails with a ConnectionError, which aiohttp
+        # takes quietly as "client went away": no byte of this response goes out.
+        return web.Response(status=201)
+
+    async def _fetch(self, request: web.Request) -> web.StreamResponse:
+        if not self._authorized(request):
+            return _twilio_error(401, 20003, "Authenticate")
+        message = self.message(request.match_info["sid"])
+        if message is None:
+            return _twilio_error(404, 20404, f"The requested resource {request.path} was not found")
+        return _resource(message, 200)
+
+    def _validate(self, form: dict[str, str], media: list[str]) -> web.Response | None:
+        if not form.get("To"):
+            return _twilio_error(400, 21604, "A 'To' phone number is required.")
+        if not form.get("From") and not form.get("MessagingServiceSid"):
+            return _twilio_error(400, 21603, "A 'From' phone number is required.")
+        body = form.get("Body", "")
+        if not body and not media and not form.get("ContentSid"):
+            return _twilio_error(400, 21602, "Message body is required.")
+        if len(body) > BODY_LIMIT:
+            return _twilio_error(
+                400, 21617, f"The concatenated message body exceeds the {BODY_LIMIT} character limit."
+            )
+        return None
+
+    def _accept(self, form: dict[str, str], media: list[str], key: str | None) -> tuple[Message, bool]:
+        """Create the message, or return the one an earlier request with the same
+        idempotency key created. Returns (a copy of the message, created)."""
+        with self._lock:
+            if key is not None and key in self._by_key:
+                return copy.deepcopy(self._messages[self._by_key[key]]), False
+            message = self._new_message(form, media)
+            sid = message["sid"]
+            self._messages[sid] = message
+            if form.get("StatusCallback"):
+                self._callback_urls[sid] = form["StatusCallback"]
+            if key is not None:
+                self._by_key[key] = sid
+            self._lock.notify_all()
+            return copy.deepcopy(message), True
+
+    def _new_message(self, form: dict[str, str], media: list[str]) -> Message:
+        sid = "SM" + secrets.token_hex(16)
+        now = _rfc2822(datetime.now(timezone.utc))
+        sender = form.get("From") or None
+        service = form.get("MessagingServiceSid") or None
+        body = form.get("Body", "")
+        # Twilio: "queued" without a Messaging Service; with one "accepted" (or
+        # "scheduled"), and num_segments "0" until the service has picked a sender.
+        if form.get("ScheduleType") == "fixed":
+            status = "scheduled"
+        elif service is not None:
+            status = "accepted"
+        else:
+            status = "queued"
+        uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}"
+        return {
+            "account_sid": self.account_sid,
+            "api_version": API_VERSION,
+            "body": body,
+            "date_created": now,
+            "date_sent": None,
+            "date_updated": now,
+            "direction": "outbound-api",
+            "error_code": None,
+            "error_message": None,
+            "from": sender,
+            "messaging_service_sid": service,
+            "num_media": str(len(media)),
+            "num_segments": str(count_segments(body)) if sender is not None else "0",
+            "price": None,
+            "price_unit": "USD",
+            "sid": sid,
+            "status": status,
+            "subresource_uris": {"media": f"{uri}/Media.json"},
+            "to": form["To"],
+            "uri": f"{uri}.json",
+        }
