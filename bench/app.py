@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from fastapi import Response
+from fastapi import Request, Response
 
 from outreach.app import create_app
 from outreach.simulator.routes import SimulatorMessage, SimulatorReplies
@@ -20,3 +20,10 @@ app = create_app()
 async def bare(message: SimulatorMessage) -> Response:
     body = {"replies": [{"text": f"echo {len(message.text)}", "choices": [{"id": "menu", "label": "Main menu"}]}]}
     return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
+
+
+@app.post("/bench/bare-sms", include_in_schema=False)
+async def bare_sms(request: Request) -> Response:
+    """Parses Twilio's form like the webhook does, then acknowledges with empty TwiML."""
+    form = await request.form()
+    return Response(f"<Response><!-- {len(form)} --></Response>", media_type="application/xml")

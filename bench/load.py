@@ -1,6 +1,7 @@
 """A closed-loop load generator: N concurrent clients, each a migrant in a conversation.
 
-Runs in its own process so that it does not share the server's event loop.
+Runs in its own process so that it does not share the server's event loop. Two kinds of
+request: the simulator's JSON (``json``) and Twilio's signed inbound-SMS form (``sms``).
 """
 
 from __future__ import annotations
@@ -22,16 +23,40 @@ ROUND = [
     "3", "1", "2", "3", "1", "2",          # quiz: five answers
     "2", "where can I get free condoms", "menu",
 ]
+BENCH_TOKEN = "bench-auth-token"
 
 
-def script() -> itertools.chain[str]:
-    return itertools.chain(ONBOARDING, itertools.cycle(ROUND))
+def script(rounds: int) -> list[str]:
+    return list(itertools.islice(itertools.chain(ONBOARDING, itertools.cycle(ROUND)),
+                                 len(ONBOARDING) + len(ROUND) * rounds))
+
+
+class Requests:
+    """Builds one request per message for the chosen kind."""
+
+    def __init__(self, kind: str, url: str) -> None:
+        self.kind = kind
+        self.url = url
+        self.counter = itertools.count()
+        if kind == "sms":
+            from twilio.request_validator import RequestValidator
+
+            self.validator = RequestValidator(BENCH_TOKEN)
+
+    def build(self, cid: int, generation: int, text: str) -> dict[str, Any]:
+        if self.kind == "json":
+            return {"json": {"contact": f"bench-{cid}-{generation}", "text": text}}
+        sid = f"SM{next(self.counter):032x}"
+        params = {"MessageSid": sid, "SmsSid": sid, "AccountSid": "AC" + "0" * 32,
+                  "From": f"+8613{cid:05d}{generation:04d}", "To": "+15005550006",
+                  "Body": text, "NumMedia": "0"}
+        return {"data": params,
+                "headers": {"X-Twilio-Signature": self.validator.compute_signature(self.url, params)}}
 
 
 async def client(
     session: aiohttp.ClientSession,
-    url: str,
-    bare: bool,
+    requests: Requests,
     cid: int,
     deadline: float,
     warmup_until: float,
@@ -40,15 +65,15 @@ async def client(
     rounds_per_contact: int,
 ) -> None:
     generation = 0
+    messages = script(rounds_per_contact)
     while time.perf_counter() < deadline:
-        contact = f"bench-{cid}-{generation}-{time.time_ns()}"
-        messages = list(itertools.islice(script(), len(ONBOARDING) + len(ROUND) * rounds_per_contact))
         for text in messages:
+            request = requests.build(cid, generation, text)
             start = time.perf_counter()
             if start >= deadline:
                 return
             try:
-                async with session.post(url, json={"contact": contact, "text": text}) as response:
+                async with session.post(requests.url, **request) as response:
                     body = await response.read()
                     if response.status != 200:
                         errors.append(f"{response.status}: {body[:200]!r}")
@@ -62,8 +87,8 @@ async def client(
         generation += 1
 
 
-async def run(base: str, path: str, concurrency: int, seconds: float, warmup: float) -> dict[str, Any]:
-    url = base + path
+async def run(kind: str, base: str, path: str, concurrency: int, seconds: float, warmup: float) -> dict[str, Any]:
+    requests = Requests(kind, base + path)
     latencies: list[float] = []
     errors: list[str] = []
     connector = aiohttp.TCPConnector(limit=concurrency)
@@ -73,7 +98,7 @@ async def run(base: str, path: str, concurrency: int, seconds: float, warmup: fl
         deadline = warmup_until + seconds
         await asyncio.gather(
             *(
-                client(session, url, path.endswith("bare"), i, deadline, warmup_until, latencies, errors, 3)
+                client(session, requests, i, deadline, warmup_until, latencies, errors, 3)
                 for i in range(concurrency)
             )
         )
@@ -94,5 +119,6 @@ async def run(base: str, path: str, concurrency: int, seconds: float, warmup: fl
 
 
 if __name__ == "__main__":
-    base, path, concurrency, seconds, warmup = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
-    print(json.dumps(asyncio.run(run(base, path, concurrency, seconds, warmup))))
+    kind, base, path = sys.argv[1], sys.argv[2], sys.argv[3]
+    concurrency, seconds, warmup = int(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6])
+    print(json.dumps(asyncio.run(run(kind, base, path, concurrency, seconds, warmup))))
