@@ -76,6 +76,7 @@ def normalize(raw: str, default_region: str = "CN") -> str:
 
 
 def _parse_error(exc: NumberParseException, default_region: str) -> str:
+    """phonenumbers' parse failure in words a person fixing the number understands."""
     if exc.error_type == NumberParseException.INVALID_COUNTRY_CODE:
         if default_region.upper() not in phonenumbers.SUPPORTED_REGIONS:
             return f"no country calling code and unknown default region {default_region!r}"

@@ -407,7 +407,8 @@ async def test_aiohttp_timeout_flavours(fake: FakeTwilio) -> None:
         with pytest.raises(TimeoutError) as total:
             await session.post(fake.messages_url, data=form, headers=auth, timeout=0.1)  # type: ignore[arg-type]
         with pytest.raises(aiohttp.ServerTimeoutError) as read:
-            await session.post(fake.messages_url, data=form, headers=auth, timeout=aiohttp.ClientTimeout(sock_read=0.1))
+            read_timeout = aiohttp.ClientTimeout(sock_read=0.1)
+            await session.post(fake.messages_url, data=form, headers=auth, timeout=read_timeout)
     assert type(total.value) is TimeoutError
     assert isinstance(read.value, TimeoutError)
 

@@ -206,6 +206,12 @@ _ERROR_MESSAGES: dict[int, str] = {
     30007: "Message filtered",
     30008: "Unknown error",
 }
+_ERROR_OUTCOMES: dict[FaultKind, Outcome] = {
+    "opted_out": "opted_out",
+    "too_many": "too_many",
+    "server_error": "server_error",
+    "error": "error",
+}
 _SENT_STATUSES = frozenset({"sent", "delivered", "undelivered", "read", "partially_delivered"})
 
 
@@ -292,7 +298,9 @@ class FakeTwilio:
             raise RuntimeError("FakeTwilio is already started")
         ready = threading.Event()
         failure: list[BaseException] = []
-        self._thread = threading.Thread(target=self._run, args=(ready, failure), name="FakeTwilio", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(ready, failure), name="FakeTwilio", daemon=True
+        )
         self._thread.start()
         if not ready.wait(10):
             raise RuntimeError("FakeTwilio did not start within 10 s")
@@ -601,8 +609,8 @@ class FakeTwilio:
             message, created = self._accept(form, media, key)
             record("ok" if created else "duplicate", message["sid"])
             return _resource(message, 201)
-        if fault.kind in {"opted_out", "too_many", "server_error", "error"}:
-            record(fault.kind)  # type: ignore[arg-type]  # these kinds are outcomes too
+        if fault.kind in _ERROR_OUTCOMES:
+            record(_ERROR_OUTCOMES[fault.kind])
             return _twilio_error(fault.status, fault.code, fault.message)
         if fault.kind == "timeout":
             accepted = self._accept(form, media, key)[0] if fault.accept else None
