@@ -46,8 +46,19 @@ class SmsInfo:
     segments: int
 
 
+_GSM7_ALL = frozenset(GSM7_BASIC) | frozenset(GSM7_EXTENSION)
+_GSM7_EXT = frozenset(GSM7_EXTENSION)
+
+
 def is_gsm7(text: str) -> bool:
-    return all(c in GSM7_BASIC or c in GSM7_EXTENSION for c in text)
+    return _GSM7_ALL.issuperset(text)
+
+
+def _uniform(n: int, single: int, part: int) -> int:
+    """Parts for ``n`` units that are all one wide (the common case, no scan needed)."""
+    if n == 0:
+        return 0
+    return 1 if n <= single else -(-n // part)
 
 
 def _pack(units: list[int], single: int, part: int) -> int:
@@ -67,9 +78,18 @@ def _pack(units: list[int], single: int, part: int) -> int:
 
 
 def segments(text: str) -> SmsInfo:
-    """Encoding, length in units and number of SMS parts for ``text``."""
+    """Encoding, length in units and number of SMS parts for ``text``.
+
+    Called for every candidate cut when long replies are split, so the usual texts (no
+    two-unit characters) are counted without a Python-level scan.
+    """
     if is_gsm7(text):
-        units = [2 if c in GSM7_EXTENSION else 1 for c in text]
+        if _GSM7_EXT.isdisjoint(text):
+            return SmsInfo("GSM-7", len(text), _uniform(len(text), GSM7_SINGLE, GSM7_PART))
+        units = [2 if c in _GSM7_EXT else 1 for c in text]
         return SmsInfo("GSM-7", sum(units), _pack(units, GSM7_SINGLE, GSM7_PART))
+    n16 = len(text.encode("utf-16-le", "surrogatepass")) // 2
+    if n16 == len(text):
+        return SmsInfo("UCS-2", n16, _uniform(n16, UCS2_SINGLE, UCS2_PART))
     units = [2 if ord(c) > 0xFFFF else 1 for c in text]
     return SmsInfo("UCS-2", sum(units), _pack(units, UCS2_SINGLE, UCS2_PART))

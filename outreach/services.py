@@ -74,7 +74,11 @@ def build_services(
     conversations = ConversationService(bot, db)
     sms = TwilioChannel(settings)
     dispatcher = Dispatcher(
-        db, sms, max_attempts=settings.send_max_attempts, concurrency=settings.send_concurrency
+        conversations.writer,
+        db.dialect,
+        sms,
+        max_attempts=settings.send_max_attempts,
+        concurrency=settings.send_concurrency,
     )
     return Services(
         settings=settings,

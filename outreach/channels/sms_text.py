@@ -202,19 +202,25 @@ def _longest_fit(rest: str, max_segments: int) -> int:
     grapheme too long for the budget (a letter under dozens of combining marks) is cut
     between code points rather than loop forever; one code point always fits.
     """
-    # No part holds more than 160 characters per segment.
+    # No part holds more than 160 characters per segment; one code point always fits.
     window = min(len(rest), GSM7_SINGLE * max_segments)
-    bounds = [i for i in range(1, window + 1) if _is_boundary(rest, i)]
-    if not bounds or not _fits(rest[: bounds[0]], max_segments):
-        bounds = [i for i in range(1, window + 1) if not _splits_surrogates(rest, i)]
-    lo, hi = 0, len(bounds) - 1
+    lo, hi = 1, window
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if _fits(rest[: bounds[mid]], max_segments):
+        if _fits(rest[:mid], max_segments):
             lo = mid
         else:
             hi = mid - 1
-    return bounds[lo]
+    # Back to the nearest grapheme boundary (only a few steps: checking every position
+    # up front cost more than the whole split).
+    pos = lo
+    while pos > 0 and not _is_boundary(rest, pos):
+        pos -= 1
+    if pos == 0:
+        pos = lo
+        while pos > 1 and _splits_surrogates(rest, pos):
+            pos -= 1
+    return pos
 
 
 def _protected_lists(rest: str, max_segments: int) -> list[tuple[int, int]]:

@@ -97,6 +97,9 @@ class _HttpClient(AsyncTwilioHttpClient):
             return Response(response.status, text, response.headers)
 
 
+_EMPTY_TWIML = str(MessagingResponse())
+
+
 class TwilioChannel:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -116,7 +119,7 @@ class TwilioChannel:
     @staticmethod
     def empty_twiml() -> str:
         """The acknowledgement: replies go out through the outbox, not in the response."""
-        return str(MessagingResponse())
+        return _EMPTY_TWIML
 
     def describe_off(self) -> str:
         return "SMS channel off: set " + ", ".join(self.missing)

@@ -92,6 +92,6 @@ async def status_callback(request: Request) -> Response:
         raise BadRequest("MessageSid and MessageStatus are required.")
     code_raw = params.get("ErrorCode") or ""
     error_code = int(code_raw) if code_raw.isdigit() else None
-    if not await apply_status(services.db, sid, status, error_code):
-        log.info("status %s for unknown message %s ignored", status, sid)
+    if not await apply_status(services.conversations.writer, services.db.dialect, sid, status, error_code):
+        log.debug("status %s for %s changed nothing (unknown, repeated or late)", status, sid)
     return Response(status_code=204)

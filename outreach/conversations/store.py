@@ -34,15 +34,19 @@ class Prepared:
         self.sql = compiled.string
         self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
         processors: list[Callable[[Any], Any] | None] = []
+        # Values fixed in the statement itself (a LIMIT, a literal compared to).
+        self._fixed: dict[str, Any] = {}
         for name in self.names:
             bind = compiled.binds[name]
             processors.append(bind.type.dialect_impl(dialect).bind_processor(dialect))
+            if not bind.required and bind.callable is None:
+                self._fixed[name] = bind.value
         self._processors = processors
 
     def args(self, values: dict[str, Any]) -> list[Any]:
         out = []
         for name, proc in zip(self.names, self._processors, strict=True):
-            value = values[name]
+            value = values[name] if name in values else self._fixed[name]
             out.append(proc(value) if proc is not None and value is not None else value)
         return out
 
@@ -66,6 +70,7 @@ class Raw(Protocol):
     async def row(self, stmt: Prepared, values: dict[str, Any]) -> Sequence[Any] | None: ...
     async def run(self, stmt: Prepared, values: dict[str, Any]) -> None: ...
     async def many(self, stmt: Prepared, rows: list[dict[str, Any]]) -> None: ...
+    async def rows(self, stmt: Prepared, values: dict[str, Any]) -> list[Sequence[Any]]: ...
 
     async def save_turn(
         self,
@@ -109,6 +114,9 @@ class SqliteRaw:
     async def many(self, stmt: Prepared, rows: list[dict[str, Any]]) -> None:
         self.conn.executemany(stmt.sql, [stmt.args(r) for r in rows])
 
+    async def rows(self, stmt: Prepared, values: dict[str, Any]) -> list[Sequence[Any]]:
+        return self.conn.execute(stmt.sql, stmt.args(values)).fetchall()
+
     async def save_turn(
         self, sql: dict[str, Prepared], contact: dict[str, Any], channel: str,
         log: list[tuple[str, str]],
@@ -128,6 +136,9 @@ class AsyncpgRaw:
 
     async def many(self, stmt: Prepared, rows: list[dict[str, Any]]) -> None:
         await self.conn.executemany(stmt.sql, [stmt.args(r) for r in rows])
+
+    async def rows(self, stmt: Prepared, values: dict[str, Any]) -> list[Sequence[Any]]:
+        return await self.conn.fetch(stmt.sql, *stmt.args(values))  # type: ignore[no-any-return]
 
     async def save_turn(
         self, sql: dict[str, Prepared], contact: dict[str, Any], channel: str,
@@ -158,7 +169,9 @@ FROM unnest($10::varchar[], $11::varchar[]) AS m(direction, text)
 class Writer(Protocol):
     """Opens the hot path's transactions: ``async with writer.begin(key) as raw``."""
 
-    def begin(self, key: str) -> AbstractAsyncContextManager[Raw]: ...
+    def begin(self, key: str | None) -> AbstractAsyncContextManager[Raw]:
+        """A transaction; with a key, one at a time per key across processes."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -198,7 +211,8 @@ class SqliteWriter:
             delay = min(delay * 2, 0.02)
 
     @asynccontextmanager
-    async def begin(self, key: str) -> AsyncIterator[Raw]:
+    async def begin(self, key: str | None) -> AsyncIterator[Raw]:
+        # One connection, one transaction at a time: every key is serialised anyway.
         async with self._lock:
             await self._begin()
             try:
@@ -258,13 +272,14 @@ class PostgresWriter:
         return self._pool
 
     @asynccontextmanager
-    async def begin(self, key: str) -> AsyncIterator[Raw]:
+    async def begin(self, key: str | None) -> AsyncIterator[Raw]:
         pool = await self._get_pool()
         async with self._fair, pool.acquire() as conn:
             try:
                 # BEGIN and the lock in one round trip (simple protocol; the key is an
                 # integer computed here, so nothing is interpolated from input).
-                await conn.execute(f"BEGIN; SELECT pg_advisory_xact_lock({lock_id(key)})")
+                lock = f"; SELECT pg_advisory_xact_lock({lock_id(key)})" if key else ""
+                await conn.execute("BEGIN" + lock)
                 yield AsyncpgRaw(conn)
                 await conn.execute("COMMIT")
             finally:

@@ -2,8 +2,8 @@
 
 Claiming marks rows ``sending`` with a lease. A process that dies mid-send leaves its
 lease to expire; the row is then treated like a send whose outcome is unknown and is
-retried with the same idempotency key, so the provider can recognise the repeat. On
-PostgreSQL claims use FOR UPDATE SKIP LOCKED, so several processes never take one row.
+retried with the same idempotency key. On PostgreSQL claims use FOR UPDATE SKIP LOCKED,
+so several processes never take one row.
 """
 
 from __future__ import annotations
@@ -12,22 +12,18 @@ import asyncio
 import logging
 import random
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from outreach.channels.twilio import Failure, SendError, TwilioChannel
-from outreach.contacts.models import ConsentEvent, ConsentKind, Contact
-from outreach.messages.models import Outbox, OutboxStatus, Purpose, Rank
+from outreach.channels.twilio import Failure, SendError, SendResult, TwilioChannel
+from outreach.contacts.models import ConsentKind
+from outreach.conversations.store import Raw, Writer
+from outreach.messages.models import OutboxStatus, Purpose, Rank
+from outreach.messages.outbox_store import OUTBOX_STATEMENTS
 from outreach.phones import mask
 from outreach.timeutil import utcnow
 
 log = logging.getLogger(__name__)
-
-O = Outbox.__table__  # type: ignore[attr-defined]
-C = Contact.__table__  # type: ignore[attr-defined]
-E = ConsentEvent.__table__  # type: ignore[attr-defined]
 
 # Twilio's statuses, as ours.
 PROVIDER_STATUS = {
@@ -42,6 +38,7 @@ PROVIDER_STATUS = {
     "failed": OutboxStatus.failed,
     "canceled": OutboxStatus.failed,
 }
+OPTED_OUT_CODE = 21610
 
 
 @dataclass(frozen=True)
@@ -57,25 +54,25 @@ class Claimed:
 
 
 def backoff(attempt: int, base: float = 2.0, cap: float = 300.0) -> float:
-    """Exponential with full jitter: attempt 1 waits up to 2 s, 2 up to 4 s, … (≤ cap)."""
+    """Exponential with jitter: attempt 1 waits 1–2 s, 2 up to 4 s, 3 up to 8 s … (≤ cap)."""
     return random.uniform(base / 2, min(cap, base * 2 ** (attempt - 1)))
 
 
 class Dispatcher:
     def __init__(
         self,
-        db: AsyncEngine,
+        writer: Writer,
+        dialect: Any,
         sms: TwilioChannel,
         *,
         max_attempts: int = 6,
         concurrency: int = 10,
-        batch: int = 100,
         lease: float = 60.0,
     ) -> None:
-        self.db = db
+        self.writer = writer
+        self.sql = OUTBOX_STATEMENTS.for_dialect(dialect)
         self.sms = sms
         self.max_attempts = max_attempts
-        self.batch = batch
         self.lease = timedelta(seconds=lease)
         self._limit = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
@@ -100,12 +97,12 @@ class Dispatcher:
     async def _run(self) -> None:
         while not self._stopping:
             try:
-                sent = await self.drain_once()
+                tried = await self.drain_once()
             except Exception:  # noqa: BLE001 - the loop must survive a bad batch
                 log.exception("outbox.dispatch failed; retrying in 1 s")
-                sent = 0
+                tried = 0
                 await asyncio.sleep(1)
-            if sent == 0 and not self._stopping:
+            if tried == 0 and not self._stopping:
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout=1.0)
                 except TimeoutError:
@@ -114,128 +111,95 @@ class Dispatcher:
 
     async def drain_once(self) -> int:
         """Claim what is due, send it, record the outcomes. Returns how many were tried."""
-        claimed = await self._claim()
-        if claimed:
-            await asyncio.gather(*(self._send(row) for row in claimed))
+        now = utcnow()
+        async with self.writer.begin(None) as raw:
+            rows = await raw.rows(
+                self.sql["claim"], {"now": now, "lease_until": now + self.lease, "channel": "sms"}
+            )
+        claimed = [Claimed(*r[:7], opted_out=bool(r[7])) for r in rows]
+        if not claimed:
+            return 0
+        outcomes = await asyncio.gather(*(self._send(row) for row in claimed))
+        async with self.writer.begin(None) as raw:
+            await raw.many(self.sql["record"], [o for o, _ in outcomes])
+            for row, (_, opt_out) in zip(claimed, outcomes, strict=True):
+                if opt_out:
+                    await opt_out_everywhere(raw, self.sql, row.contact_id, "sms")
         return len(claimed)
 
-    async def _claim(self) -> list[Claimed]:
-        now = utcnow()
-        due = or_(
-            and_(O.c.status.in_([OutboxStatus.pending, OutboxStatus.unknown]), O.c.due_at <= now),
-            and_(O.c.status == OutboxStatus.sending, O.c.lease_until < now),
-        )
-        query = (
-            select(O.c.id, O.c.idempotency_key, O.c.contact_id, O.c.address, O.c.body,
-                   O.c.purpose, O.c.attempts, C.c.opted_out)
-            .join(C, C.c.id == O.c.contact_id)
-            .where(due, O.c.channel == "sms")
-            .order_by(O.c.due_at, O.c.id)
-            .limit(self.batch)
-        )
-        async with self.db.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                query = query.with_for_update(of=O, skip_locked=True)
-            rows = (await conn.execute(query)).all()
-            if not rows:
-                return []
-            await conn.execute(
-                update(O)
-                .where(O.c.id.in_([r.id for r in rows]))
-                .values(status=OutboxStatus.sending, lease_until=now + self.lease,
-                        attempts=O.c.attempts + 1, updated_at=now)
-            )
-        return [
-            Claimed(r.id, r.idempotency_key, r.contact_id, r.address, r.body, r.purpose,
-                    r.attempts + 1, bool(r.opted_out))
-            for r in rows
-        ]
-
-    async def _send(self, row: Claimed) -> None:
+    async def _send(self, row: Claimed) -> tuple[dict[str, Any], bool]:
+        """The row's new state, and whether its contact must be opted out."""
         if row.opted_out and row.purpose != Purpose.opt_out_confirmation:
-            await self._finish(row, OutboxStatus.failed, error="recipient has opted out")
-            return
+            return self._outcome(row, OutboxStatus.failed, error="recipient has opted out"), False
         async with self._limit:
             try:
-                result = await self.sms.send(row.address, row.body, row.key)
+                result: SendResult = await self.sms.send(row.address, row.body, row.key)
             except SendError as exc:
-                await self._failed(row, exc)
-                return
+                return self._failed(row, exc)
         status = PROVIDER_STATUS.get(result.status, OutboxStatus.queued)
-        async with self.db.begin() as conn:
-            await conn.execute(
-                update(O)
-                .where(O.c.id == row.id, O.c.status == OutboxStatus.sending)
-                .values(status=status, provider_sid=result.sid, sent_at=utcnow(),
-                        lease_until=None, error=None, error_code=None, updated_at=utcnow(),
-                        **({"segments": result.segments} if result.segments else {}))
-            )
+        return self._outcome(row, status, sid=result.sid, sent_at=utcnow(),
+                             segments=result.segments or None), False
 
-    async def _failed(self, row: Claimed, exc: SendError) -> None:
+    def _failed(self, row: Claimed, exc: SendError) -> tuple[dict[str, Any], bool]:
         if exc.failure is Failure.opted_out:
-            log.info("sms to %s refused: recipient opted out (21610)", mask(row.address))
-            await self._finish(row, OutboxStatus.failed, exc.reason, exc.code)
-            await opt_out_everywhere(self.db, row.contact_id, "sms")
-            return
+            log.info("sms to %s refused: recipient opted out (%s)", mask(row.address), exc.code)
+            return self._outcome(row, OutboxStatus.failed, error=exc.reason, code=exc.code), True
         if exc.failure is Failure.permanent or row.attempts >= self.max_attempts:
             reason = exc.reason if exc.failure is Failure.permanent else (
                 f"gave up after {row.attempts} attempts: {exc.reason}"
             )
             log.warning("sms %s failed: %s", row.key, reason)
-            await self._finish(row, OutboxStatus.failed, reason, exc.code)
-            return
+            return self._outcome(row, OutboxStatus.failed, error=reason, code=exc.code), False
         retry = OutboxStatus.unknown if exc.failure is Failure.unknown else OutboxStatus.pending
         log.info("sms %s: %s; retry %d", row.key, exc.reason, row.attempts)
-        async with self.db.begin() as conn:
-            await conn.execute(
-                update(O)
-                .where(O.c.id == row.id, O.c.status == OutboxStatus.sending)
-                .values(status=retry, due_at=utcnow() + timedelta(seconds=backoff(row.attempts)),
-                        lease_until=None, error=exc.reason, error_code=exc.code,
-                        updated_at=utcnow())
-            )
+        due = utcnow() + timedelta(seconds=backoff(row.attempts))
+        return self._outcome(row, retry, error=exc.reason, code=exc.code, due_at=due), False
 
-    async def _finish(
-        self, row: Claimed, status: OutboxStatus, error: str | None = None, code: int | None = None
-    ) -> None:
-        async with self.db.begin() as conn:
-            await conn.execute(
-                update(O)
-                .where(O.c.id == row.id, O.c.status == OutboxStatus.sending)
-                .values(status=status, lease_until=None, error=error, error_code=code,
-                        updated_at=utcnow())
-            )
+    @staticmethod
+    def _outcome(
+        row: Claimed,
+        status: OutboxStatus,
+        *,
+        sid: str | None = None,
+        sent_at: datetime | None = None,
+        error: str | None = None,
+        code: int | None = None,
+        due_at: datetime | None = None,
+        segments: int | None = None,
+    ) -> dict[str, Any]:
+        return {
+            "oid": row.id,
+            "status": status.value,
+            "sid": sid,
+            "sent_at": sent_at,
+            "due_at": due_at,
+            "error": error,
+            "code": code,
+            "segments": segments,
+            "now": utcnow(),
+        }
 
 
-async def opt_out_everywhere(db: AsyncEngine, contact_id: int, channel: str) -> None:
+async def opt_out_everywhere(raw: Raw, sql: dict[str, Any], contact_id: int, channel: str) -> None:
     """The provider says this person opted out: silence on every channel, logged once."""
-    async with db.begin() as conn:
-        changed = await conn.execute(
-            update(C).where(C.c.id == contact_id, C.c.opted_out.is_(False))
-            .values(opted_out=True, updated_at=utcnow())
-        )
-        if changed.rowcount:
-            await conn.execute(
-                E.insert().values(contact_id=contact_id, kind=ConsentKind.opted_out,
-                                  channel=channel, created_at=utcnow())
-            )
+    now = utcnow()
+    changed = await raw.row(sql["opt_out"], {"cid": contact_id, "was": False, "now_out": True, "now": now})
+    if changed is not None:
+        await raw.run(sql["consent_event"], {"cid": contact_id, "kind": ConsentKind.opted_out.value,
+                                             "channel": channel, "now": now})
 
 
-async def apply_status(db: AsyncEngine, sid: str, provider_status: str, error_code: int | None) -> bool:
+async def apply_status(writer: Writer, dialect: Any, sid: str, provider_status: str,
+                       error_code: int | None) -> bool:
     """A delivery-status callback: statuses only move forward; repeats change nothing."""
     status = PROVIDER_STATUS.get(provider_status)
     if status is None:
         return False
-    earlier = [s for s in OutboxStatus if Rank[s.name] < Rank[status.name]]
-    async with db.begin() as conn:
-        row = (await conn.execute(select(O.c.id, O.c.contact_id).where(O.c.provider_sid == sid))).first()
-        if row is None:
-            return False
-        await conn.execute(
-            update(O)
-            .where(O.c.id == row.id, O.c.status.in_(earlier))
-            .values(status=status, error_code=error_code, updated_at=utcnow())
-        )
-    if error_code == 21610:
-        await opt_out_everywhere(db, row.contact_id, "sms")
-    return True
+    sql = OUTBOX_STATEMENTS.for_dialect(dialect)
+    async with writer.begin(None) as raw:
+        row = await raw.row(sql["status"], {"sid": sid, "rank": Rank[status.name].value,
+                                            "status": status.value, "code": error_code,
+                                            "now": utcnow()})
+        if row is not None and error_code == OPTED_OUT_CODE:
+            await opt_out_everywhere(raw, sql, int(row[0]), "sms")
+    return row is not None
