@@ -30,15 +30,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # the fake Twilio lives with the tests
 
 from bench.load import BENCH_TOKEN  # noqa: E402
+from tests.factories import free_port  # noqa: E402
 from tests.fakes.twilio import FakeTwilio  # noqa: E402
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 PG_BENCH = "postgresql+asyncpg://postgres@127.0.0.1:5432/outreach_bench"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def _fresh_postgres() -> None:

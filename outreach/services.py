@@ -37,6 +37,7 @@ class Services:
     def start(self) -> None:
         """Background work of a serving process (inside its event loop)."""
         if self.sms.enabled:
+            log.info("SMS channel on: Twilio webhooks at %s/webhooks/twilio/sms", self.sms.public_base_url)
             self.dispatcher.start()
         else:
             log.info(self.sms.describe_off())

@@ -18,10 +18,10 @@ from content import Library, load_library
 from outreach.app import create_app
 from outreach.db import create_engine
 from outreach.migrate import upgrade
-from outreach.models import metadata
 from outreach.regions import Regions, load_regions
 from outreach.services import Services, build_services
 from outreach.settings import Env, Settings
+from tests.factories import empty_tables
 
 PG_URL = os.environ.get("OUTREACH_TEST_DATABASE_URL")
 ON_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -82,16 +82,6 @@ def settings(db_url: str) -> Settings:
     return Settings(env=Env.test, database_url=db_url)
 
 
-async def _truncate(services: Services) -> None:
-    tables = [t.name for t in reversed(metadata.sorted_tables)]
-    async with services.db.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                await conn.execute(text(f"DELETE FROM {table}"))
-
-
 @pytest.fixture
 async def services(settings: Settings, library: Library, regions: Regions) -> AsyncIterator[Services]:
     svc = build_services(settings, library=library, regions=regions)
@@ -99,7 +89,7 @@ async def services(settings: Settings, library: Library, regions: Regions) -> As
     try:
         yield svc
     finally:
-        await _truncate(svc)
+        await empty_tables(svc.db)
         await svc.close()
 
 

@@ -3,16 +3,47 @@
 from __future__ import annotations
 
 import re
+import socket
 from typing import Any
 
 import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from outreach.db import transaction
+from outreach.db import create_engine, transaction
+from outreach.models import metadata
 from outreach.services import Services
 from outreach.users.models import Role
 from outreach.users.service import create_user
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def free_port() -> int:
+    """A free TCP port on loopback, for a server a test starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def empty_tables(engine: AsyncEngine) -> None:
+    """Every table emptied (tests share one migrated database)."""
+    tables = [t.name for t in reversed(metadata.sorted_tables)]
+    async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                await conn.execute(text(f"DELETE FROM {table}"))
+
+
+async def empty_database(db_url: str) -> None:
+    """The same, on an engine of its own (for servers that own theirs)."""
+    engine = create_engine(db_url)
+    try:
+        await empty_tables(engine)
+    finally:
+        await engine.dispose()
 
 
 async def create_token(services: Services, role: Role = Role.coordinator, name: str = "Test") -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -15,20 +14,13 @@ from sqlalchemy import text
 
 from content import Library
 from outreach.app import create_app
-from outreach.db import create_engine
-from outreach.models import metadata
 from outreach.regions import Regions
 from outreach.services import Services, build_services
 from outreach.settings import Env, Settings
+from tests.factories import empty_database, free_port
 from tests.fakes.twilio import FakeTwilio
 
 SENDER = "+15005550006"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -112,20 +104,6 @@ def sms_settings(db_url: str, base_url: str, fake: FakeTwilio, **overrides: Any)
     return Settings(**values)
 
 
-async def truncate(db_url: str) -> None:
-    engine = create_engine(db_url)
-    tables = [t.name for t in reversed(metadata.sorted_tables)]
-    try:
-        async with engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-            else:
-                for table in tables:
-                    await conn.execute(text(f"DELETE FROM {table}"))
-    finally:
-        await engine.dispose()
-
-
 @pytest.fixture
 async def sms_server(
     request: pytest.FixtureRequest,
@@ -155,4 +133,4 @@ async def sms_server(
         finally:
             server.should_exit = True
             await task
-            await truncate(db_url)
+            await empty_database(db_url)

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import httpx
-import pytest
 
 from outreach.services import Services
 from tests.factories import Chat, auth

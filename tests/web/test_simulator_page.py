@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -26,13 +25,11 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from sqlalchemy import text
 
-from outreach.db import create_engine
 from outreach.i18n import translator
-from outreach.models import metadata
 from outreach.settings import Settings
 from tests.conftest import ON_CI, REPO
+from tests.factories import empty_database, free_port
 
 sync_api = pytest.importorskip("playwright.sync_api")
 Browser = sync_api.Browser
@@ -63,12 +60,6 @@ USER = "#log .msg--user .msg__text"
 # --- the server -----------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
     request = urllib.request.Request(url, headers=headers or {})
     try:
@@ -80,22 +71,7 @@ def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str
 
 
 def _empty_tables(db_url: str) -> None:
-    """What conftest's ``_truncate`` does, on an engine of our own."""
-
-    async def run() -> None:
-        engine = create_engine(db_url)
-        tables = [t.name for t in reversed(metadata.sorted_tables)]
-        try:
-            async with engine.begin() as conn:
-                if conn.dialect.name == "postgresql":
-                    await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-                else:
-                    for table in tables:
-                        await conn.execute(text(f"DELETE FROM {table}"))
-        finally:
-            await engine.dispose()
-
-    _in_thread(run())
+    _in_thread(empty_database(db_url))
 
 
 def _in_thread(coro: Coroutine[Any, Any, T]) -> T:
@@ -106,7 +82,7 @@ def _in_thread(coro: Coroutine[Any, Any, T]) -> T:
 
 @pytest.fixture(scope="module")
 def server(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     log_path = tmp_path_factory.mktemp("server") / "uvicorn.log"
     env = {**os.environ, "OUTREACH_ENV": "test", "OUTREACH_DATABASE_URL": db_url}
