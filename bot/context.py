@@ -20,6 +20,8 @@ class Ctx:
     state: DialogState
     turn: Turn
     rng: random.Random
+    # The language the channel suggests (e.g. Telegram's language_code), if any.
+    hint: str | None = None
 
     @property
     def locale(self) -> str:
@@ -34,7 +36,8 @@ class Ctx:
 
     def both(self, message: str) -> str:
         """One message in every locale, for people whose language we do not know yet."""
-        return "\n".join(self.engine.translator(loc).gettext(message) for loc in SUPPORTED_LOCALES)
+        locales = sorted(SUPPORTED_LOCALES, key=lambda loc: loc != self.hint)
+        return "\n".join(self.engine.translator(loc).gettext(message) for loc in locales)
 
     def tx(self, message: str) -> str:
         """A UI message in the person's language, or in every locale if we do not know it."""

@@ -17,7 +17,7 @@ from bot.text import OPT_IN_ONLY, Keyword, keyword, normalize, pick
 from bot.types import ConsentChanged, ContactView, DialogState, Turn
 from content import FaqMatcher, Library
 from outreach.contacts.models import ConsentKind
-from outreach.i18n import Translator, translator
+from outreach.i18n import Translator, negotiate, translator
 from outreach.regions import Regions
 
 STEPS: tuple[Step, ...] = (
@@ -72,9 +72,14 @@ class Engine:
         state: DialogState,
         text: str,
         rng: random.Random | None = None,
+        hint: str | None = None,
     ) -> Turn:
-        """Read one message. ``contact`` and ``state`` are updated in place."""
-        ctx = Ctx(self, contact, state, Turn(), rng or random.SystemRandom())
+        """Read one message. ``contact`` and ``state`` are updated in place.
+
+        ``hint`` is a language tag the channel knows (Telegram's ``language_code``): the
+        language offered first to someone new."""
+        ctx = Ctx(self, contact, state, Turn(), rng or random.SystemRandom(),
+                  (negotiate(hint, "") or None) if hint else None)
         norm = normalize(text)
         kw = keyword(norm)
 
@@ -87,6 +92,8 @@ class Engine:
             kw = None
         if kw is Keyword.stop:
             self.opt_out(ctx)
+        elif kw is Keyword.start and state.step == "new":
+            onboarding.greet(ctx)
         elif kw is Keyword.start:
             ctx.say(ctx.tx("You are subscribed."))
             onboarding.resume(ctx)

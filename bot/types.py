@@ -29,6 +29,8 @@ class ContactView:
     city: str | None = None
     district: str | None = None
     opted_out: bool = False
+    # Where the person came from (a community or campaign code, e.g. a Telegram deep link).
+    community: str | None = None
 
     @property
     def onboarded(self) -> bool:

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from outreach import __version__
+from outreach.channels.telegram_webhooks import router as telegram_router
 from outreach.channels.twilio_webhooks import router as twilio_router
 from outreach.errors import OutreachError
 from outreach.questions.routes import router as questions_router
@@ -72,7 +73,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             log.info("simulator on: http://%s:%s/simulator", settings.host, settings.port)
         else:
             log.info("simulator off (OUTREACH_ENV=%s)", settings.env)
-        services.start()
+        await services.start()
         yield
         await services.close()
 
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         return {"status": "ok", "version": __version__}
 
     app.include_router(twilio_router)
+    app.include_router(telegram_router)
     app.include_router(stats_router)
     app.include_router(questions_router)
     app.include_router(users_router)

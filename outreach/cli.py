@@ -17,10 +17,12 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 content_app = typer.Typer(help="Content packs (lessons, FAQ, quizzes).", no_args_is_help=True)
 users_app = typer.Typer(help="Staff users and their API tokens.", no_args_is_help=True)
 stats_app = typer.Typer(help="Programme indicators.", no_args_is_help=True)
+telegram_app = typer.Typer(help="The Telegram channel.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(content_app, name="content")
 app.add_typer(users_app, name="users")
 app.add_typer(stats_app, name="stats")
+app.add_typer(telegram_app, name="telegram")
 
 
 def _logging() -> None:
@@ -172,6 +174,34 @@ def stats_knowledge(
     from outreach.stats.table import render_knowledge
 
     typer.echo(render_knowledge(report))
+
+
+@telegram_app.command("poll")
+def telegram_poll() -> None:
+    """Receive Telegram updates by long polling (no public URL needed); Ctrl-C stops."""
+    _logging()
+    settings = get_settings()
+
+    async def run() -> None:
+        from outreach.services import build_services
+
+        services = build_services(settings)
+        if not services.telegram.enabled:
+            typer.echo(services.telegram.problem, err=True)
+            await services.close()
+            raise typer.Exit(2)
+        try:
+            await services.start(telegram_webhook=False)
+            bot = services.telegram.bot()
+            # Telegram refuses getUpdates while a webhook is set.
+            await bot.delete_webhook(drop_pending_updates=False)
+            dispatcher = services.telegram.dispatcher(services.telegram_inbound.receive)
+            typer.echo("Polling Telegram; Ctrl-C to stop.")
+            await dispatcher.start_polling(bot, handle_signals=True, close_bot_session=False)
+        finally:
+            await services.close()
+
+    asyncio.run(run())
 
 
 def main() -> None:  # pragma: no cover

@@ -10,11 +10,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import Engine
 from content import Library, load_library
+from outreach.channels.telegram import TelegramChannel
 from outreach.channels.twilio import TwilioChannel
 from outreach.conversations.service import ConversationService
 from outreach.db import create_engine, create_sessionmaker
 from outreach.messages.dispatcher import Dispatcher
 from outreach.messages.sms import SmsInbound
+from outreach.messages.telegram import TelegramInbound
 from outreach.regions import Regions, load_regions
 from outreach.settings import Settings
 
@@ -31,20 +33,29 @@ class Services:
     bot: Engine
     conversations: ConversationService
     sms: TwilioChannel
+    telegram: TelegramChannel
     dispatcher: Dispatcher
     sms_inbound: SmsInbound
+    telegram_inbound: TelegramInbound
 
-    def start(self) -> None:
-        """Background work of a serving process (inside its event loop)."""
+    async def start(self, *, telegram_webhook: bool = True) -> None:
+        """Background work of a serving process (inside its event loop). Each channel says
+        once whether it is on."""
         if self.sms.enabled:
             log.info("SMS channel on: Twilio webhooks at %s/webhooks/twilio/sms", self.sms.public_base_url)
-            self.dispatcher.start()
         else:
             log.info(self.sms.describe_off())
+        if self.telegram.enabled:
+            await self.telegram.setup(webhook=telegram_webhook)
+            log.info("Telegram channel on")
+        else:
+            log.info(self.telegram.problem)
+        self.dispatcher.start()
 
     async def close(self) -> None:
         await self.dispatcher.stop()
         await self.sms.close()
+        await self.telegram.close()
         await self.conversations.writer.close()
         await self.db.dispose()
 
@@ -74,10 +85,11 @@ def build_services(
     )
     conversations = ConversationService(bot, db)
     sms = TwilioChannel(settings)
+    telegram = TelegramChannel(settings)
     dispatcher = Dispatcher(
         conversations.writer,
         db.dialect,
-        sms,
+        [sms, telegram],
         max_attempts=settings.send_max_attempts,
         concurrency=settings.send_concurrency,
     )
@@ -90,6 +102,8 @@ def build_services(
         bot=bot,
         conversations=conversations,
         sms=sms,
+        telegram=telegram,
         dispatcher=dispatcher,
         sms_inbound=SmsInbound(conversations, dispatcher, settings.sms_max_segments),
+        telegram_inbound=TelegramInbound(conversations, dispatcher, telegram),
     )

@@ -9,8 +9,10 @@ from outreach.contacts.models import Consent, ConsentKind
 from outreach.i18n import LANGUAGE_NAMES, SUPPORTED_LOCALES
 
 
-def language_choices() -> list[Choice]:
-    return [Choice(f"lang:{loc}", LANGUAGE_NAMES[loc]) for loc in SUPPORTED_LOCALES]
+def language_choices(first: str | None = None) -> list[Choice]:
+    """The languages, the one the person's app or phone suggests (if any) first."""
+    ordered = sorted(SUPPORTED_LOCALES, key=lambda loc: loc != first)
+    return [Choice(f"lang:{loc}", LANGUAGE_NAMES[loc]) for loc in ordered]
 
 
 class Language(Step):
@@ -20,7 +22,7 @@ class Language(Step):
         return ctx.both("Please choose your language.")
 
     def choices(self, ctx: Ctx) -> list[Choice]:
-        return language_choices()
+        return language_choices(ctx.hint)
 
     def on_choice(self, ctx: Ctx, choice: Choice) -> None:
         ctx.contact.language = choice.id.removeprefix("lang:")
@@ -63,7 +65,7 @@ class ConsentStep(Step):
         )
         ctx.contact.consent = Consent.declined
         ctx.contact.language = None
-        ctx.contact.city = ctx.contact.district = None
+        ctx.contact.city = ctx.contact.district = ctx.contact.community = None
         ctx.record(ConsentChanged(ConsentKind.declined))
         ctx.goto("new")
 
@@ -120,7 +122,7 @@ def greet(ctx: Ctx) -> None:
         )
         + "\n\n"
         + ctx.both("Please choose your language."),
-        language_choices(),
+        language_choices(ctx.hint),
     )
 
 

@@ -11,8 +11,6 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import aiohttp
@@ -23,6 +21,7 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
+from outreach.channels.base import Failure, Outgoing, SendError, SendResult
 from outreach.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -36,28 +35,6 @@ _idempotency_key: ContextVar[str | None] = ContextVar("twilio_idempotency_key", 
 
 OPTED_OUT = 21610  # the recipient replied STOP to this sender
 TOO_MANY_REQUESTS = 20429  # concurrency limit: back off and retry
-
-
-class Failure(StrEnum):
-    opted_out = "opted_out"  # never send to this person again (until they opt in)
-    retryable = "retryable"  # did not go out: try again later
-    unknown = "unknown"  # may have gone out: retry only with the same idempotency key
-    permanent = "permanent"  # will not work however often we try
-
-
-class SendError(Exception):
-    def __init__(self, failure: Failure, reason: str, code: int | None = None) -> None:
-        super().__init__(reason)
-        self.failure = failure
-        self.reason = reason
-        self.code = code
-
-
-@dataclass(frozen=True)
-class SendResult:
-    sid: str
-    status: str
-    segments: int | None
 
 
 class _HttpClient(AsyncTwilioHttpClient):
@@ -101,6 +78,8 @@ _EMPTY_TWIML = str(MessagingResponse())
 
 
 class TwilioChannel:
+    channel = "sms"
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         required = {
@@ -145,17 +124,21 @@ class TwilioChannel:
                 self._client.api.base_url = s.twilio_api_base.rstrip("/")
         return self._client
 
-    async def send(self, to: str, body: str, idempotency_key: str) -> SendResult:
+    async def send(self, message: Outgoing) -> SendResult:
         client = self._get_client()
         s = self.settings
-        options: dict[str, Any] = {"to": to, "body": body, "status_callback": self.status_callback}
+        options: dict[str, Any] = {
+            "to": message.address,
+            "body": message.body,
+            "status_callback": self.status_callback,
+        }
         if s.twilio_messaging_service_sid:
             options["messaging_service_sid"] = s.twilio_messaging_service_sid
         else:
             options["from_"] = s.twilio_from
-        token = _idempotency_key.set(idempotency_key)
+        token = _idempotency_key.set(message.key)
         try:
-            message = await client.messages.create_async(**options)
+            created = await client.messages.create_async(**options)
         except TwilioRestException as exc:
             raise _classify_rest(exc) from exc
         except aiohttp.ClientConnectorError as exc:
@@ -167,8 +150,8 @@ class TwilioChannel:
             raise SendError(Failure.unknown, f"connection lost: {type(exc).__name__}") from exc
         finally:
             _idempotency_key.reset(token)
-        segments = int(message.num_segments) if message.num_segments is not None else None
-        return SendResult(sid=str(message.sid), status=str(message.status), segments=segments)
+        segments = int(created.num_segments) if created.num_segments is not None else None
+        return SendResult(sid=str(created.sid), status=str(created.status), segments=segments)
 
     async def close(self) -> None:
         if self._http is not None:

@@ -33,15 +33,8 @@ class UnsupportedMediaType(OutreachError):
     code = "unsupported_media_type"
 
 
-async def verified_form(request: Request) -> dict[str, str]:
-    services: Services = request.app.state.services
-    channel = services.sms
-    if not channel.enabled:
-        raise ServiceUnavailable(channel.describe_off())
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "application/x-www-form-urlencoded":
-        raise UnsupportedMediaType("Twilio webhooks are form-encoded (application/x-www-form-urlencoded).")
-    cap = services.settings.inbound_max_bytes
+async def read_capped(request: Request, cap: int) -> bytes:
+    """The request body, refused (413) as soon as it passes ``cap`` bytes."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > cap:
         raise PayloadTooLarge(f"Request body over {cap} bytes.")
@@ -50,6 +43,18 @@ async def verified_form(request: Request) -> dict[str, str]:
         body += chunk
         if len(body) > cap:
             raise PayloadTooLarge(f"Request body over {cap} bytes.")
+    return bytes(body)
+
+
+async def verified_form(request: Request) -> dict[str, str]:
+    services: Services = request.app.state.services
+    channel = services.sms
+    if not channel.enabled:
+        raise ServiceUnavailable(channel.describe_off())
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        raise UnsupportedMediaType("Twilio webhooks are form-encoded (application/x-www-form-urlencoded).")
+    body = await read_capped(request, services.settings.inbound_max_bytes)
     try:
         params = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False))
     except UnicodeDecodeError as exc:

@@ -81,8 +81,19 @@ class ConversationService:
         async with self.writer.begin(address.key) as raw:
             return (await self.handle_in(raw, address, body)).turn.replies
 
-    async def handle_in(self, raw: Raw, address: Address, body: str) -> TurnResult:
-        """Handle one message inside the caller's transaction (e.g. with an inbox row)."""
+    async def handle_in(
+        self,
+        raw: Raw,
+        address: Address,
+        body: str,
+        *,
+        hint: str | None = None,
+        community: str | None = None,
+    ) -> TurnResult:
+        """Handle one message inside the caller's transaction (e.g. with an inbox row).
+
+        ``hint``: a language the channel suggests; ``community``: a community or campaign
+        code the person arrived with (kept only if they consent)."""
         sql = self.sql
         now = utcnow()
         row = await raw.row(sql["find"], {"scheme": address.scheme, "path": address.path})
@@ -108,10 +119,13 @@ class ConversationService:
                 city=row[3],
                 district=row[4],
                 opted_out=bool(row[5]),
+                community=row[7],
             )
             state = DialogState.from_json(json_value(row[6]))
+        if community:
+            view.community = community
 
-        turn = self.engine.handle(view, state, body, self.rng)
+        turn = self.engine.handle(view, state, body, self.rng, hint=hint)
 
         for event in turn.events:
             await _apply(raw, sql, contact_id, address.channel, event, now)
@@ -128,6 +142,7 @@ class ConversationService:
                 "city": view.city,
                 "district": view.district,
                 "opted_out": view.opted_out,
+                "community": view.community,
                 "dialog": state.to_json(),
                 "updated_at": now,
             },
@@ -162,8 +177,11 @@ def _statements(dialect: str) -> dict[str, ClauseElement]:
         "outbox": _insert(Outbox.__table__, "idempotency_key", "contact_id", "channel", "address",  # type: ignore[attr-defined]
                           "purpose", "body", "encoding", "segments", "status", "attempts",
                           "due_at", "created_at", "updated_at"),
+        "outbox_buttons": _insert(Outbox.__table__, "idempotency_key", "contact_id", "channel",  # type: ignore[attr-defined]
+                                  "address", "purpose", "body", "choices", "encoding", "segments",
+                                  "status", "attempts", "due_at", "created_at", "updated_at"),
         "find": select(C.c.id, C.c.language, C.c.consent, C.c.city, C.c.district,
-                       C.c.opted_out, C.c.dialog)
+                       C.c.opted_out, C.c.dialog, C.c.community)
         .join(U, U.c.contact_id == C.c.id)
         .where(U.c.scheme == bindparam("scheme"), U.c.path == bindparam("path")),
         "new_contact": _insert(C, "consent", "opted_out", "dialog", "created_at", "updated_at",
@@ -172,7 +190,8 @@ def _statements(dialect: str) -> dict[str, ClauseElement]:
         "update_contact": update(C)
         .where(C.c.id == bindparam("cid"))
         .values({c: bindparam(c) for c in (
-            "language", "consent", "city", "district", "opted_out", "dialog", "updated_at"
+            "language", "consent", "city", "district", "opted_out", "community", "dialog",
+            "updated_at",
         )}),
         "message": _insert(M, "contact_id", "direction", "channel", "text", "created_at"),
         "consent_event": _insert(ConsentEvent.__table__, "contact_id", "kind", "channel",  # type: ignore[attr-defined]

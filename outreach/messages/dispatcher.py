@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from outreach.channels.twilio import Failure, SendError, SendResult, TwilioChannel
+from outreach.channels.base import Failure, Outgoing, SendError, SendResult, Sender
 from outreach.contacts.models import ConsentKind
-from outreach.conversations.store import Raw, Writer
+from outreach.conversations.store import Raw, Writer, json_value
 from outreach.messages.models import OutboxStatus, Purpose, Rank
 from outreach.messages.outbox_store import OUTBOX_STATEMENTS
 from outreach.phones import mask
@@ -50,6 +50,7 @@ class Claimed:
     body: str
     purpose: str
     attempts: int
+    choices: list[dict[str, Any]]
     opted_out: bool
 
 
@@ -63,7 +64,7 @@ class Dispatcher:
         self,
         writer: Writer,
         dialect: Any,
-        sms: TwilioChannel,
+        senders: list[Sender],
         *,
         max_attempts: int = 6,
         concurrency: int = 10,
@@ -71,7 +72,8 @@ class Dispatcher:
     ) -> None:
         self.writer = writer
         self.sql = OUTBOX_STATEMENTS.for_dialect(dialect)
-        self.sms = sms
+        # Only channels that are on; a row for a channel that is off waits for it.
+        self.senders = {s.channel: s for s in senders if s.enabled}
         self.max_attempts = max_attempts
         self.lease = timedelta(seconds=lease)
         self._limit = asyncio.Semaphore(concurrency)
@@ -83,7 +85,7 @@ class Dispatcher:
         self._wake.set()
 
     def start(self) -> None:
-        if self._task is None and self.sms.enabled:
+        if self._task is None and self.senders:
             self._stopping = False
             self._task = asyncio.create_task(self._run(), name="outbox.dispatch")
 
@@ -110,30 +112,39 @@ class Dispatcher:
                 self._wake.clear()
 
     async def drain_once(self) -> int:
-        """Claim what is due, send it, record the outcomes. Returns how many were tried."""
+        """Claim what is due on every channel, send it, record the outcomes.
+
+        Returns how many messages were tried."""
+        tried = await asyncio.gather(*(self._drain(sender) for sender in self.senders.values()))
+        return sum(tried)
+
+    async def _drain(self, sender: Sender) -> int:
         now = utcnow()
         async with self.writer.begin(None) as raw:
             rows = await raw.rows(
-                self.sql["claim"], {"now": now, "lease_until": now + self.lease, "channel": "sms"}
+                self.sql["claim"],
+                {"now": now, "lease_until": now + self.lease, "channel": sender.channel},
             )
-        claimed = [Claimed(*r[:7], opted_out=bool(r[7])) for r in rows]
+        claimed = [Claimed(*r[:7], choices=json_value(r[7]) or [], opted_out=bool(r[8])) for r in rows]
         if not claimed:
             return 0
-        outcomes = await asyncio.gather(*(self._send(row) for row in claimed))
+        outcomes = await asyncio.gather(*(self._send(sender, row) for row in claimed))
         async with self.writer.begin(None) as raw:
             await raw.many(self.sql["record"], [o for o, _ in outcomes])
             for row, (_, opt_out) in zip(claimed, outcomes, strict=True):
                 if opt_out:
-                    await opt_out_everywhere(raw, self.sql, row.contact_id, "sms")
+                    await opt_out_everywhere(raw, self.sql, row.contact_id, sender.channel)
         return len(claimed)
 
-    async def _send(self, row: Claimed) -> tuple[dict[str, Any], bool]:
+    async def _send(self, sender: Sender, row: Claimed) -> tuple[dict[str, Any], bool]:
         """The row's new state, and whether its contact must be opted out."""
         if row.opted_out and row.purpose != Purpose.opt_out_confirmation:
             return self._outcome(row, OutboxStatus.failed, error="recipient has opted out"), False
         async with self._limit:
             try:
-                result: SendResult = await self.sms.send(row.address, row.body, row.key)
+                result: SendResult = await sender.send(
+                    Outgoing(key=row.key, address=row.address, body=row.body, choices=row.choices)
+                )
             except SendError as exc:
                 return self._failed(row, exc)
         status = PROVIDER_STATUS.get(result.status, OutboxStatus.queued)
@@ -142,17 +153,18 @@ class Dispatcher:
 
     def _failed(self, row: Claimed, exc: SendError) -> tuple[dict[str, Any], bool]:
         if exc.failure is Failure.opted_out:
-            log.info("sms to %s refused: recipient opted out (%s)", mask(row.address), exc.code)
+            log.info("message to %s refused: recipient opted out (%s)", mask(row.address), exc.code)
             return self._outcome(row, OutboxStatus.failed, error=exc.reason, code=exc.code), True
         if exc.failure is Failure.permanent or row.attempts >= self.max_attempts:
             reason = exc.reason if exc.failure is Failure.permanent else (
                 f"gave up after {row.attempts} attempts: {exc.reason}"
             )
-            log.warning("sms %s failed: %s", row.key, reason)
+            log.warning("message %s failed: %s", row.key, reason)
             return self._outcome(row, OutboxStatus.failed, error=reason, code=exc.code), False
         retry = OutboxStatus.unknown if exc.failure is Failure.unknown else OutboxStatus.pending
-        log.info("sms %s: %s; retry %d", row.key, exc.reason, row.attempts)
-        due = utcnow() + timedelta(seconds=backoff(row.attempts))
+        log.info("message %s: %s; retry %d", row.key, exc.reason, row.attempts)
+        wait = exc.delay if exc.delay is not None else backoff(row.attempts)
+        due = utcnow() + timedelta(seconds=wait)
         return self._outcome(row, retry, error=exc.reason, code=exc.code, due_at=due), False
 
     @staticmethod

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from enum import IntEnum, StrEnum
 
-from sqlalchemy import Index, String, UniqueConstraint
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from outreach.timeutil import utcnow
@@ -66,6 +68,8 @@ class Outbox(SQLModel, table=True):
     address: str = Field(max_length=64)
     purpose: Purpose = Field(default=Purpose.reply, sa_type=String(24))
     body: str
+    # Buttons for channels that show them (Telegram): [{"id": ..., "label": ...}].
+    choices: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     encoding: str = Field(max_length=8)
     segments: int
     status: OutboxStatus = Field(default=OutboxStatus.pending, sa_type=String(16))

@@ -51,7 +51,7 @@ def _statements(dialect: str) -> dict[str, ClauseElement]:
         .values(status=OutboxStatus.sending.value, lease_until=bindparam("lease_until"),
                 attempts=O.c.attempts + 1, updated_at=bindparam("now"))
         .returning(O.c.id, O.c.idempotency_key, O.c.contact_id, O.c.address, O.c.body,
-                   O.c.purpose, O.c.attempts,
+                   O.c.purpose, O.c.attempts, O.c.choices,
                    select(C.c.opted_out).where(C.c.id == O.c.contact_id).scalar_subquery()),
         "record": update(O)
         .where(O.c.id == bindparam("oid"), O.c.status == OutboxStatus.sending.value)
