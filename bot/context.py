@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.types import Choice, ContactView, DialogState, Event, Turn
@@ -22,6 +23,11 @@ class Ctx:
     rng: random.Random
     # The language the channel suggests (e.g. Telegram's language_code), if any.
     hint: str | None = None
+    # The channel the message came on (sim, sms, telegram).
+    channel: str | None = None
+    # What the service looked up for this turn (e.g. whether a phone number opted out).
+    facts: dict[str, Any] = field(default_factory=dict)
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def locale(self) -> str:

@@ -8,10 +8,12 @@ transaction. Every channel (simulator, SMS, Telegram) goes through here.
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from bot.context import Ctx
-from bot.flows import ask, learn, menu, onboarding, quiz
+from bot.flows import ask, learn, link, menu, onboarding, quiz
 from bot.flows.base import Step
 from bot.text import OPT_IN_ONLY, Keyword, keyword, normalize, pick
 from bot.types import ConsentChanged, ContactView, DialogState, Turn
@@ -33,6 +35,8 @@ STEPS: tuple[Step, ...] = (
     ask.Ask(),
     ask.AskMore(),
     quiz.Question(),
+    link.LinkPhone(),
+    link.LinkCode(),
 )
 
 
@@ -49,6 +53,8 @@ class Engine:
         max_question_chars: int = 500,
         matcher: FaqMatcher | None = None,
         help_contact: str | None = None,
+        link_phone: bool = False,
+        default_region: str = "CN",
     ) -> None:
         self.library = library
         self.regions = regions
@@ -58,6 +64,9 @@ class Engine:
         self.pass_mark = pass_mark
         self.max_question_chars = max_question_chars
         self.help_contact = help_contact
+        # Chat users may link a phone number (needs the SMS channel to send the code).
+        self.link_phone = link_phone
+        self.default_region = default_region
         self.matcher = matcher or FaqMatcher(library)
         self.quiz = library.quizzes[0]
         self.source_doc = library.packs[0].source.doc
@@ -73,13 +82,26 @@ class Engine:
         text: str,
         rng: random.Random | None = None,
         hint: str | None = None,
+        *,
+        channel: str | None = None,
+        facts: dict[str, Any] | None = None,
+        now: datetime | None = None,
     ) -> Turn:
         """Read one message. ``contact`` and ``state`` are updated in place.
 
         ``hint`` is a language tag the channel knows (Telegram's ``language_code``): the
         language offered first to someone new."""
-        ctx = Ctx(self, contact, state, Turn(), rng or random.SystemRandom(),
-                  (negotiate(hint, "") or None) if hint else None)
+        ctx = Ctx(
+            self,
+            contact,
+            state,
+            Turn(),
+            rng or random.SystemRandom(),
+            (negotiate(hint, "") or None) if hint else None,
+            channel,
+            facts or {},
+            now or datetime.now(UTC),
+        )
         norm = normalize(text)
         kw = keyword(norm)
 

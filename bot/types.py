@@ -103,7 +103,32 @@ class QuizAbandoned:
     attempt_id: str
 
 
-Event = ConsentChanged | QuestionUnanswered | QuizStarted | QuizAnswered | QuizCompleted | QuizAbandoned
+@dataclass(frozen=True)
+class LinkCodeIssued:
+    """Send ``code`` by SMS to ``phone`` (E.164): the person asked to link that number."""
+
+    phone: str
+    code: str
+    text: str  # the SMS, in the person's language
+
+
+@dataclass(frozen=True)
+class LinkVerified:
+    """The person proved they hold ``phone``: it becomes theirs, merging any contact it had."""
+
+    phone: str
+
+
+Event = (
+    ConsentChanged
+    | QuestionUnanswered
+    | QuizStarted
+    | QuizAnswered
+    | QuizCompleted
+    | QuizAbandoned
+    | LinkCodeIssued
+    | LinkVerified
+)
 
 
 @dataclass

@@ -67,6 +67,8 @@ def build_services(
     regions = regions or load_regions(settings.regions_file)
     db = create_engine(settings.database_url)
     sessions = create_sessionmaker(db)
+    sms = TwilioChannel(settings)
+    telegram = TelegramChannel(settings)
     bot = Engine(
         library=library,
         regions=regions,
@@ -76,6 +78,8 @@ def build_services(
         pass_mark=settings.pass_mark,
         max_question_chars=settings.max_question_chars,
         help_contact=settings.help_contact,
+        link_phone=sms.enabled,
+        default_region=settings.default_region,
     )
     log.info(
         "content loaded: %d topics, %d FAQ entries, %d quiz questions",
@@ -84,8 +88,6 @@ def build_services(
         sum(len(q.questions) for q in library.quizzes),
     )
     conversations = ConversationService(bot, db)
-    sms = TwilioChannel(settings)
-    telegram = TelegramChannel(settings)
     dispatcher = Dispatcher(
         conversations.writer,
         db.dialect,

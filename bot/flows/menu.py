@@ -20,13 +20,15 @@ class Menu(Step):
     def choices(self, ctx: Ctx) -> list[Choice]:
         _ = ctx.gettext
         # Only features that exist are offered (booking etc. arrive with their issues).
-        return [
+        choices = [
             Choice("learn", _("Learn about your rights")),
             Choice("ask", _("Ask a question")),
             Choice("quiz", _("Take the quiz")),
             Choice("lang", _("Language")),
-            Choice("stop", _("Stop messages")),
         ]
+        if ctx.engine.link_phone and ctx.channel == "telegram":
+            choices.append(Choice("link", _("Link my phone number")))
+        return [*choices, Choice("stop", _("Stop messages"))]
 
     def on_choice(self, ctx: Ctx, choice: Choice) -> None:
         if choice.id == "stop":
@@ -35,7 +37,7 @@ class Menu(Step):
         if choice.id == "quiz":
             ctx.engine.start_quiz(ctx)
             return
-        ctx.enter({"learn": "learn.topics", "ask": "ask", "lang": "lang"}[choice.id])
+        ctx.enter({"learn": "learn.topics", "ask": "ask", "lang": "lang", "link": "link.phone"}[choice.id])
 
 
 class LanguageSwitch(Language):

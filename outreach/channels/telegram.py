@@ -81,6 +81,9 @@ def build_router(handle: Handler) -> Router:
     @router.message()
     async def on_message(message: Message, event_update: Update) -> None:
         text = message.text or message.caption or ""
+        if message.contact is not None:
+            # A shared contact: its number, as if typed (linking a phone).
+            text = message.contact.phone_number
         payload = None
         if text.startswith("/"):
             command, _, rest = text[1:].partition(" ")

@@ -22,6 +22,8 @@ from bot import ContactView, DialogState, Engine, Reply, Turn
 from bot.types import (
     ConsentChanged,
     Event,
+    LinkCodeIssued,
+    LinkVerified,
     QuestionUnanswered,
     QuizAbandoned,
     QuizAnswered,
@@ -37,7 +39,10 @@ from outreach.contacts.models import (
     Message,
 )
 from outreach.conversations.store import Raw, Statements, json_value, writer_for
-from outreach.messages.models import InboxEvent, Outbox
+from content import segments
+from outreach.messages.models import InboxEvent, Outbox, OutboxStatus, Purpose
+from outreach.phones import InvalidPhoneNumber
+from outreach.phones import normalize as normalize_phone
 from outreach.questions.models import QuestionStatus, UnansweredQuestion
 from outreach.quizzes.models import AttemptStatus, QuizAnswer, QuizAttempt
 from outreach.timeutil import utcnow
@@ -125,7 +130,12 @@ class ConversationService:
         if community:
             view.community = community
 
-        turn = self.engine.handle(view, state, body, self.rng, hint=hint)
+        facts: dict[str, Any] = {}
+        if state.step == "link.phone":
+            facts = await self._phone_facts(raw, body)
+        turn = self.engine.handle(
+            view, state, body, self.rng, hint=hint, channel=address.channel, facts=facts, now=now
+        )
 
         for event in turn.events:
             await _apply(raw, sql, contact_id, address.channel, event, now)
@@ -151,6 +161,15 @@ class ConversationService:
         )
         return TurnResult(contact_id, turn)
 
+    async def _phone_facts(self, raw: Raw, body: str) -> dict[str, Any]:
+        """What linking needs to know about the number typed: has it opted out?"""
+        try:
+            phone = normalize_phone(body, self.engine.default_region)
+        except InvalidPhoneNumber:
+            return {}
+        row = await raw.row(self.sql["find"], {"scheme": "tel", "path": phone})
+        return {"phone_opted_out": bool(row[5]) if row else False}
+
 
 C = Contact.__table__  # type: ignore[attr-defined]
 U = ContactUrn.__table__  # type: ignore[attr-defined]
@@ -171,7 +190,15 @@ def _insert_new(table: Any, dialect: str, conflict: list[str], *columns: str) ->
 
 
 def _statements(dialect: str) -> dict[str, ClauseElement]:
+    moves: dict[str, ClauseElement] = {
+        f"move_{m.__tablename__}": update(m.__table__)  # type: ignore[attr-defined]
+        .where(m.__table__.c.contact_id == bindparam("from_"))  # type: ignore[attr-defined]
+        .values(contact_id=bindparam("into"))
+        for m in _OWNED
+    }
     return {
+        **moves,
+        "delete_contact": C.delete().where(C.c.id == bindparam("cid")),
         "inbox": _insert_new(InboxEvent.__table__, dialect, ["provider", "provider_id"],  # type: ignore[attr-defined]
                              "provider", "provider_id", "received_at"),
         "outbox": _insert(Outbox.__table__, "idempotency_key", "contact_id", "channel", "address",  # type: ignore[attr-defined]
@@ -214,6 +241,27 @@ def _statements(dialect: str) -> dict[str, ClauseElement]:
 
 _STATEMENTS = Statements(_statements)
 
+# Tables whose rows belong to a contact and follow it when two identities merge.
+_OWNED = (ContactUrn, Message, ConsentEvent, QuizAttempt, UnansweredQuestion, Outbox)
+
+
+async def merge_phone_into(raw: Raw, sql: dict[str, Any], contact_id: int, phone: str, now: Any) -> None:
+    """Make ``phone`` an address of ``contact_id``. If another contact already had it, that
+    contact's history (messages, consent log, quiz attempts, questions, outbox) moves over
+    and it is deleted: one person, one contact, one respondent in the statistics."""
+    await raw.lock(f"tel:{phone}")  # no SMS turn of that number runs meanwhile
+    row = await raw.row(sql["find"], {"scheme": "tel", "path": phone})
+    if row is None:
+        await raw.run(sql["new_urn"], {"contact_id": contact_id, "scheme": "tel", "path": phone,
+                                       "created_at": now})
+        return
+    other = int(row[0])
+    if other == contact_id:
+        return
+    for model in _OWNED:
+        await raw.run(sql[f"move_{model.__tablename__}"], {"into": contact_id, "from_": other})
+    await raw.run(sql["delete_contact"], {"cid": other})
+
 
 async def _apply(
     raw: Raw, sql: dict[str, Any], contact_id: int, channel: str, event: Event, now: Any
@@ -250,6 +298,18 @@ async def _apply(
                  "n_correct": event.n_correct, "score": event.n_correct / event.n_questions,
                  "completed_at": now},
             )
+        case LinkCodeIssued():
+            info = segments(event.text)
+            await raw.run(
+                sql["outbox"],
+                {"idempotency_key": f"link:{contact_id}:{event.phone}:{now.isoformat()}",
+                 "contact_id": contact_id, "channel": "sms", "address": event.phone,
+                 "purpose": Purpose.reply.value, "body": event.text, "encoding": info.encoding,
+                 "segments": info.segments, "status": OutboxStatus.pending.value, "attempts": 0,
+                 "due_at": now, "created_at": now, "updated_at": now},
+            )
+        case LinkVerified():
+            await merge_phone_into(raw, sql, contact_id, event.phone, now)
         case QuizAbandoned():
             await raw.run(
                 sql["abandon"],

@@ -72,6 +72,10 @@ class Raw(Protocol):
     async def many(self, stmt: Prepared, rows: list[dict[str, Any]]) -> None: ...
     async def rows(self, stmt: Prepared, values: dict[str, Any]) -> list[Sequence[Any]]: ...
 
+    async def lock(self, key: str) -> None:
+        """Serialise with every other transaction on ``key`` (until this one ends)."""
+        ...
+
     async def save_turn(
         self,
         sql: dict[str, Prepared],
@@ -117,6 +121,9 @@ class SqliteRaw:
     async def rows(self, stmt: Prepared, values: dict[str, Any]) -> list[Sequence[Any]]:
         return self.conn.execute(stmt.sql, stmt.args(values)).fetchall()
 
+    async def lock(self, key: str) -> None:
+        return None  # one writer: every transaction is already serialised
+
     async def save_turn(
         self, sql: dict[str, Prepared], contact: dict[str, Any], channel: str,
         log: list[tuple[str, str]],
@@ -139,6 +146,9 @@ class AsyncpgRaw:
 
     async def rows(self, stmt: Prepared, values: dict[str, Any]) -> list[Sequence[Any]]:
         return await self.conn.fetch(stmt.sql, *stmt.args(values))  # type: ignore[no-any-return]
+
+    async def lock(self, key: str) -> None:
+        await self.conn.execute("SELECT pg_advisory_xact_lock($1)", lock_id(key))
 
     async def save_turn(
         self, sql: dict[str, Prepared], contact: dict[str, Any], channel: str,

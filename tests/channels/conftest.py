@@ -18,6 +18,7 @@ from outreach.regions import Regions
 from outreach.services import Services, build_services
 from outreach.settings import Env, Settings
 from tests.factories import empty_database, free_port
+from tests.fakes.telegram import FakeTelegram
 from tests.fakes.twilio import FakeTwilio
 
 SENDER = "+15005550006"
@@ -26,6 +27,12 @@ SENDER = "+15005550006"
 @pytest.fixture(scope="session")
 def fake_twilio() -> Iterator[FakeTwilio]:
     with FakeTwilio() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def fake_telegram() -> Iterator[FakeTelegram]:
+    with FakeTelegram() as fake:
         yield fake
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,12 +24,6 @@ from tests.fakes.telegram import Fault, FakeTelegram
 
 SECRET = "s3cret-token_for-tests"
 CHAT = 777001
-
-
-@pytest.fixture(scope="session")
-def fake_telegram() -> Iterator[FakeTelegram]:
-    with FakeTelegram() as fake:
-        yield fake
 
 
 @dataclass
