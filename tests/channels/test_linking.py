@@ -130,6 +130,17 @@ async def test_linking_a_new_number_just_adds_it(both: Both) -> None:
     assert await both.sql("SELECT count(*) FROM contact_urn WHERE scheme = 'tel'") == 1
 
 
+async def test_a_shared_contact_gives_the_number(both: Both) -> None:
+    tg = both.tg
+    await onboard_on_telegram(tg)
+    await tg.press(CHAT, "link")
+    answer = await tg._turn(CHAT, tg.fake.contact_update(CHAT, "8613800138000"))
+    assert "+86*********00" in answer["text"]
+    await both.sms.services.dispatcher.drain_once()
+    await tg.say(CHAT, both.code_sent())
+    assert await both.sql("SELECT path FROM contact_urn WHERE scheme = 'tel'") == PHONE
+
+
 async def test_attempts_are_limited(both: Both) -> None:
     tg = both.tg
     await onboard_on_telegram(tg)
