@@ -7,7 +7,7 @@ PG_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 
 export OUTREACH_ENV ?= dev
 
-.PHONY: run test test-sqlite test-postgres i18n i18n-compile i18n-check bench check clean
+.PHONY: run test check test-sqlite test-postgres i18n i18n-compile bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,12 @@ run: $(STAMP) i18n-compile
 	$(VENV)/bin/outreach content check
 	$(VENV)/bin/outreach serve
 
-test: test-sqlite test-postgres
+test: check test-sqlite test-postgres
+
+# Static checks: pyflakes-level lint everywhere, types on the service code.
+check: $(STAMP)
+	$(VENV)/bin/ruff check bot outreach content tests bench
+	$(VENV)/bin/mypy bot outreach content
 
 test-sqlite: $(STAMP) i18n-compile
 	$(PY) -m pytest -q

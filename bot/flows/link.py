@@ -25,7 +25,17 @@ def digest(phone: str, code: str) -> str:
     return hashlib.sha256(f"{phone}:{code}".encode()).hexdigest()
 
 
-class LinkPhone(Step):
+class _LinkStep(Step):
+    """Either step can be left for the menu."""
+
+    def choices(self, ctx: Ctx) -> list[Choice]:
+        return [ctx.menu_choice()]
+
+    def on_choice(self, ctx: Ctx, choice: Choice) -> None:
+        ctx.enter("menu")
+
+
+class LinkPhone(_LinkStep):
     name = "link.phone"
 
     def text(self, ctx: Ctx) -> str:
@@ -33,12 +43,6 @@ class LinkPhone(Step):
             "To use the same account by SMS, type your mobile phone number (or share your "
             "contact). I will text you a 6-digit code."
         )
-
-    def choices(self, ctx: Ctx) -> list[Choice]:
-        return [ctx.menu_choice()]
-
-    def on_choice(self, ctx: Ctx, choice: Choice) -> None:
-        ctx.enter("menu")
 
     def on_text(self, ctx: Ctx, norm: str, raw: str) -> None:
         _ = ctx.gettext
@@ -62,17 +66,11 @@ class LinkPhone(Step):
                   "10 minutes.").format(phone=mask(phone)), self.choices(ctx))
 
 
-class LinkCode(Step):
+class LinkCode(_LinkStep):
     name = "link.code"
 
     def text(self, ctx: Ctx) -> str:
         return ctx.gettext("Type the 6-digit code from the text message.")
-
-    def choices(self, ctx: Ctx) -> list[Choice]:
-        return [ctx.menu_choice()]
-
-    def on_choice(self, ctx: Ctx, choice: Choice) -> None:
-        ctx.enter("menu")
 
     def on_text(self, ctx: Ctx, norm: str, raw: str) -> None:
         _ = ctx.gettext

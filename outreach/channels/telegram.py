@@ -71,7 +71,7 @@ class TelegramInput:
     callback_message_id: int | None = None
 
 
-Handler = Callable[[TelegramInput], Awaitable[None]]
+Handler = Callable[[TelegramInput], Awaitable[object]]
 
 
 def build_router(handle: Handler) -> Router:

@@ -191,8 +191,8 @@ def _insert_new(table: Any, dialect: str, conflict: list[str], *columns: str) ->
 
 def _statements(dialect: str) -> dict[str, ClauseElement]:
     moves: dict[str, ClauseElement] = {
-        f"move_{m.__tablename__}": update(m.__table__)  # type: ignore[attr-defined]
-        .where(m.__table__.c.contact_id == bindparam("from_"))  # type: ignore[attr-defined]
+        f"move_{m.__tablename__}": update(m.__table__)  # type: ignore[union-attr]
+        .where(m.__table__.c.contact_id == bindparam("from_"))  # type: ignore[union-attr]
         .values(contact_id=bindparam("into"))
         for m in _OWNED
     }

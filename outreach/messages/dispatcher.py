@@ -125,7 +125,11 @@ class Dispatcher:
                 self.sql["claim"],
                 {"now": now, "lease_until": now + self.lease, "channel": sender.channel},
             )
-        claimed = [Claimed(*r[:7], choices=json_value(r[7]) or [], opted_out=bool(r[8])) for r in rows]
+        claimed = [
+            Claimed(id=r[0], key=r[1], contact_id=r[2], address=r[3], body=r[4], purpose=r[5],
+                    attempts=r[6], choices=json_value(r[7]) or [], opted_out=bool(r[8]))
+            for r in rows
+        ]
         if not claimed:
             return 0
         outcomes = await asyncio.gather(*(self._send(sender, row) for row in claimed))

@@ -44,7 +44,7 @@ class SmsInbound:
                 for e in result.turn.events
             )
             purpose = Purpose.opt_out_confirmation if opted_out else Purpose.reply
-            rows = []
+            rows: list[dict[str, object]] = []
             for reply in result.turn.replies:
                 for part in sms_parts(reply, self.max_segments):
                     rows.append(

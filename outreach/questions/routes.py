@@ -28,7 +28,7 @@ async def list_questions(
     rows = (
         await session.exec(
             select(UnansweredQuestion, Contact.city, Contact.district)
-            .join(Contact, Contact.id == UnansweredQuestion.contact_id)
+            .join(Contact, col(Contact.id) == UnansweredQuestion.contact_id)
             .where(UnansweredQuestion.status == status)
             .order_by(col(UnansweredQuestion.id).desc())
             .limit(limit)

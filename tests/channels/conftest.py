@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlalchemy import text
 from content import Library
 from outreach.app import create_app
 from outreach.regions import Regions
+from outreach.channels.telegram import RateLimiter
 from outreach.services import Services, build_services
 from outreach.settings import Env, Settings
 from tests.factories import empty_database, free_port
@@ -125,19 +127,94 @@ async def sms_server(
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     settings = sms_settings(db_url, base, fake_twilio)
+    keep = bool(request.node.get_closest_marker("background_dispatcher"))
+    async with running_app(settings, port, library, regions, keep_dispatcher=keep) as (services, http):
+        yield SmsServer(base, services, fake_twilio, http)
+
+
+@asynccontextmanager
+async def running_app(
+    settings: Settings,
+    port: int,
+    library: Library,
+    regions: Regions,
+    *,
+    keep_dispatcher: bool = False,
+) -> AsyncIterator[tuple[Services, httpx.AsyncClient]]:
+    """The app under uvicorn on ``port``, in this event loop, and a client for it. Unless
+    asked to keep it, the app's own dispatcher is stopped: tests drain the outbox
+    themselves, so what they inspect is settled. The tables are emptied afterwards."""
     services = build_services(settings, library=library, regions=regions)
     app = create_app(settings, services)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.01)
-    if not request.node.get_closest_marker("background_dispatcher"):
-        # Tests drain the outbox themselves, so what they inspect is settled.
+    if not keep_dispatcher:
         await services.dispatcher.stop()
-    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+    # Telegram's real limits would make these tests wait seconds for nothing.
+    services.telegram.limiter = RateLimiter(per_second=1000, per_chat_interval=0)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
         try:
-            yield SmsServer(base, services, fake_twilio, http)
+            yield services, http
         finally:
             server.should_exit = True
             await task
-            await empty_database(db_url)
+            await empty_database(settings.database_url)
+
+
+SECRET = "s3cret-token_for-tests"
+CHAT = 777001
+
+
+@dataclass
+class TgServer:
+    base_url: str
+    services: Services
+    fake: FakeTelegram
+    http: httpx.AsyncClient
+
+    @property
+    def webhook(self) -> str:
+        return self.base_url + "/webhooks/telegram"
+
+    async def deliver(self, update: dict[str, Any], secret: str | None = SECRET) -> int:
+        return await self.fake.post_update_async(self.webhook, update, secret=secret)
+
+    async def say(self, chat: int, words: str, **kw: Any) -> dict[str, Any]:
+        """A message from the person; returns the bot's answer (one message per turn)."""
+        return await self._turn(chat, self.fake.message_update(chat, words, **kw))
+
+    async def press(self, chat: int, choice_id: str, **kw: Any) -> dict[str, Any]:
+        last = self.fake.sent_to(chat)[-1]
+        ids = [row[0]["callback_data"] for row in last["reply_markup"]["inline_keyboard"]]
+        assert choice_id in ids, ids
+        update = self.fake.callback_update(chat, choice_id, message_id=last["message_id"], **kw)
+        return await self._turn(chat, update)
+
+    async def _turn(self, chat: int, update: dict[str, Any]) -> dict[str, Any]:
+        before = len(self.fake.sent_to(chat))
+        assert await self.deliver(update) == 200
+        await self.services.dispatcher.drain_once()
+        sent = self.fake.sent_to(chat)
+        assert len(sent) == before + 1, sent[before:]
+        return sent[-1]
+
+
+def buttons(message: dict[str, Any]) -> list[str]:
+    markup = message.get("reply_markup") or {}
+    return [row[0]["callback_data"] for row in markup.get("inline_keyboard", [])]
+
+
+@pytest.fixture
+async def tg(db_url: str, fake_telegram: FakeTelegram, library: Library, regions: Regions) -> AsyncIterator[TgServer]:
+    fake_telegram.reset()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    settings = Settings(
+        env=Env.test, database_url=db_url, public_base_url=base,
+        telegram_token=fake_telegram.token, telegram_secret=SECRET,
+        telegram_api_base=fake_telegram.base_url,
+    )
+    async with running_app(settings, port, library, regions) as (services, http):
+        yield TgServer(base, services, fake_telegram, http)

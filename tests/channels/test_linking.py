@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
-import uvicorn
 from sqlalchemy import text
 
 from content import Library
-from outreach.app import create_app
-from outreach.channels.telegram import RateLimiter
 from outreach.regions import Regions
-from outreach.services import build_services
-from tests.channels.conftest import SmsServer, sms_settings
-from tests.channels.test_telegram import SECRET, TgServer, buttons, tg  # noqa: F401 - the fixture
-from tests.factories import empty_database, free_port
+from tests.channels.conftest import SmsServer, running_app, sms_settings
+from tests.channels.conftest import SECRET, TgServer, buttons
+from tests.factories import free_port
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.twilio import FakeTwilio
 
@@ -54,21 +48,22 @@ async def both(
         db_url, base, fake_twilio, telegram_token=fake_telegram.token, telegram_secret=SECRET,
         telegram_api_base=fake_telegram.base_url,
     )
-    services = build_services(settings, library=library, regions=regions)
-    app = create_app(settings, services)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    await services.dispatcher.stop()
-    services.telegram.limiter = RateLimiter(per_second=1000, per_chat_interval=0)
-    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-        try:
-            yield Both(SmsServer(base, services, fake_twilio, http), TgServer(base, services, fake_telegram, http))
-        finally:
-            server.should_exit = True
-            await task
-            await empty_database(db_url)
+    async with running_app(settings, port, library, regions) as (services, http):
+        yield Both(SmsServer(base, services, fake_twilio, http), TgServer(base, services, fake_telegram, http))
+
+
+async def request_code(both: Both, number: str = PHONE) -> str:
+    """Onboard on Telegram, ask to link ``number``; the code that was texted to it."""
+    tg = both.tg
+    await onboard_on_telegram(tg)
+    await tg.press(CHAT, "link")
+    await tg.say(CHAT, number)
+    await both.sms.services.dispatcher.drain_once()
+    return both.code_sent()
+
+
+def other_than(code: str) -> str:
+    return "000000" if code != "000000" else "111111"
 
 
 async def onboard_on_telegram(tg: TgServer) -> dict[str, Any]:
@@ -95,8 +90,7 @@ async def test_link_merges_the_sms_history_into_one_contact(both: Both) -> None:
     assert "+86*********00" in answer["text"]
     await sms.services.dispatcher.drain_once()
     code = both.code_sent()
-    wrong = "000000" if code != "000000" else "111111"
-    answer = await tg.say(CHAT, wrong)
+    answer = await tg.say(CHAT, other_than(code))
     assert "Tries left: 4" in answer["text"]
     answer = await tg.say(CHAT, code)
     assert "linked" in answer["text"]
@@ -120,12 +114,7 @@ async def test_link_merges_the_sms_history_into_one_contact(both: Both) -> None:
 
 
 async def test_linking_a_new_number_just_adds_it(both: Both) -> None:
-    tg = both.tg
-    await onboard_on_telegram(tg)
-    await tg.press(CHAT, "link")
-    await tg.say(CHAT, PHONE)
-    await both.sms.services.dispatcher.drain_once()
-    await tg.say(CHAT, both.code_sent())
+    await both.tg.say(CHAT, await request_code(both))
     assert await both.sql("SELECT count(*) FROM contact") == 1
     assert await both.sql("SELECT count(*) FROM contact_urn WHERE scheme = 'tel'") == 1
 
@@ -143,12 +132,8 @@ async def test_a_shared_contact_gives_the_number(both: Both) -> None:
 
 async def test_attempts_are_limited(both: Both) -> None:
     tg = both.tg
-    await onboard_on_telegram(tg)
-    await tg.press(CHAT, "link")
-    await tg.say(CHAT, PHONE)
-    await both.sms.services.dispatcher.drain_once()
-    code = both.code_sent()
-    wrong = "000000" if code != "000000" else "111111"
+    code = await request_code(both)
+    wrong = other_than(code)
     for _ in range(4):
         await tg.say(CHAT, wrong)
     answer = await tg.say(CHAT, wrong)
@@ -159,11 +144,7 @@ async def test_attempts_are_limited(both: Both) -> None:
 
 async def test_codes_expire(both: Both) -> None:
     tg = both.tg
-    await onboard_on_telegram(tg)
-    await tg.press(CHAT, "link")
-    await tg.say(CHAT, PHONE)
-    await both.sms.services.dispatcher.drain_once()
-    code = both.code_sent()
+    code = await request_code(both)
     async with tg.services.db.begin() as conn:   # ten minutes pass
         dialog = (await conn.execute(text("SELECT dialog FROM contact"))).scalar_one()
         import json

@@ -4,93 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import text
 
-from content import Library
 from outreach.app import create_app
 from outreach.channels.telegram import RateLimiter
-from outreach.regions import Regions
-from outreach.services import Services, build_services
-from outreach.settings import Env, Settings
-from tests.factories import empty_database, free_port
-from tests.fakes.telegram import Fault, FakeTelegram
-
-SECRET = "s3cret-token_for-tests"
-CHAT = 777001
-
-
-@dataclass
-class TgServer:
-    base_url: str
-    services: Services
-    fake: FakeTelegram
-    http: httpx.AsyncClient
-
-    @property
-    def webhook(self) -> str:
-        return self.base_url + "/webhooks/telegram"
-
-    async def deliver(self, update: dict[str, Any], secret: str | None = SECRET) -> int:
-        return await self.fake.post_update_async(self.webhook, update, secret=secret)
-
-    async def say(self, chat: int, words: str, **kw: Any) -> dict[str, Any]:
-        """A message from the person; returns the bot's answer (one message per turn)."""
-        return await self._turn(chat, self.fake.message_update(chat, words, **kw))
-
-    async def press(self, chat: int, choice_id: str, **kw: Any) -> dict[str, Any]:
-        last = self.fake.sent_to(chat)[-1]
-        ids = [row[0]["callback_data"] for row in last["reply_markup"]["inline_keyboard"]]
-        assert choice_id in ids, ids
-        update = self.fake.callback_update(chat, choice_id, message_id=last["message_id"], **kw)
-        return await self._turn(chat, update)
-
-    async def _turn(self, chat: int, update: dict[str, Any]) -> dict[str, Any]:
-        before = len(self.fake.sent_to(chat))
-        assert await self.deliver(update) == 200
-        await self.services.dispatcher.drain_once()
-        sent = self.fake.sent_to(chat)
-        assert len(sent) == before + 1, sent[before:]
-        return sent[-1]
-
-
-def buttons(message: dict[str, Any]) -> list[str]:
-    markup = message.get("reply_markup") or {}
-    return [row[0]["callback_data"] for row in markup.get("inline_keyboard", [])]
-
-
-@pytest.fixture
-async def tg(db_url: str, fake_telegram: FakeTelegram, library: Library, regions: Regions) -> AsyncIterator[TgServer]:
-    fake_telegram.reset()
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    settings = Settings(
-        env=Env.test, database_url=db_url, public_base_url=base,
-        telegram_token=fake_telegram.token, telegram_secret=SECRET,
-        telegram_api_base=fake_telegram.base_url,
-    )
-    services = build_services(settings, library=library, regions=regions)
-    app = create_app(settings, services)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    await services.dispatcher.stop()  # tests drain the outbox themselves
-    services.telegram.limiter = RateLimiter(per_second=1000, per_chat_interval=0)
-    async with httpx.AsyncClient(base_url=base) as http:
-        try:
-            yield TgServer(base, services, fake_telegram, http)
-        finally:
-            server.should_exit = True
-            await task
-            await empty_database(db_url)
-
+from outreach.services import Services
+from tests.channels.conftest import CHAT, SECRET, TgServer, buttons
+from tests.fakes.telegram import Fault
 
 async def scalar(services: Services, sql: str, **params: Any) -> Any:
     async with services.db.connect() as conn:
