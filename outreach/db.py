@@ -49,7 +49,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             cur.close()
 
         return engine
-    return create_async_engine(url, pool_size=20, max_overflow=10, pool_pre_ping=True, **kwargs)
+    # The API is light: conversation turns and the outbox use asyncpg's own pool
+    # (outreach.conversations.store), so keep this one small (connections are processes).
+    return create_async_engine(url, pool_size=5, max_overflow=10, pool_pre_ping=True, **kwargs)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

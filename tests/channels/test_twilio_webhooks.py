@@ -160,8 +160,9 @@ async def test_channel_off_is_said_once_in_the_log(
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
             for _ in range(3):
                 assert (await c.post("/webhooks/twilio/sms", data=base_params())).status_code == 503
-    lines = [r.getMessage() for r in caplog.records if "SMS channel off" in r.getMessage()]
+    lines = [r.getMessage() for r in caplog.records if "channel off" in r.getMessage()]
     assert lines == [
         "SMS channel off: set OUTREACH_TWILIO_FROM or OUTREACH_TWILIO_MESSAGING_SERVICE_SID, "
-        "OUTREACH_PUBLIC_BASE_URL"
+        "OUTREACH_PUBLIC_BASE_URL",
+        "Telegram channel off: set OUTREACH_TELEGRAM_TOKEN",
     ]
