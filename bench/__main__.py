@@ -126,6 +126,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    if "sms" in args.suites and not 1 <= args.concurrency <= 100:
+        parser.error("the sms suite gives each client a phone number: --concurrency 1..100")
 
     rows = []
     for spec in args.backends.split(","):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import random
 import sys
 import time
 from typing import Any
@@ -38,6 +39,9 @@ class Requests:
         self.kind = kind
         self.url = url
         self.counter = itertools.count()
+        # Each run talks as new people: reusing the last run's contacts would start them
+        # mid-conversation and make runs unlike each other.
+        self.run = random.randrange(1000)
         if kind == "sms":
             from twilio.request_validator import RequestValidator
 
@@ -45,10 +49,10 @@ class Requests:
 
     def build(self, cid: int, generation: int, text: str) -> dict[str, Any]:
         if self.kind == "json":
-            return {"json": {"contact": f"bench-{cid}-{generation}", "text": text}}
-        sid = f"SM{next(self.counter):032x}"
+            return {"json": {"contact": f"bench-{self.run}-{cid}-{generation}", "text": text}}
+        sid = f"SM{self.run:03d}{next(self.counter):029x}"
         params = {"MessageSid": sid, "SmsSid": sid, "AccountSid": "AC" + "0" * 32,
-                  "From": f"+8613{cid:05d}{generation:04d}", "To": "+15005550006",
+                  "From": f"+8613{self.run:03d}{cid:02d}{generation:04d}", "To": "+15005550006",
                   "Body": text, "NumMedia": "0"}
         return {"data": params,
                 "headers": {"X-Twilio-Signature": self.validator.compute_signature(self.url, params)}}
