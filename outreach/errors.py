@@ -44,6 +44,16 @@ class Conflict(OutreachError):
     code = "conflict"
 
 
+class PayloadTooLarge(OutreachError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(OutreachError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
 class ServiceUnavailable(OutreachError):
     status_code = 503
     code = "unavailable"

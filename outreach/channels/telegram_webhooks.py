@@ -9,7 +9,7 @@ import json
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from outreach.channels.twilio_webhooks import PayloadTooLarge, read_capped
+from outreach.api.body import read_capped
 from outreach.errors import BadRequest, Forbidden, ServiceUnavailable
 from outreach.services import Services
 
@@ -35,5 +35,3 @@ async def telegram_update(request: Request) -> JSONResponse:
     await channel.feed(services.telegram_inbound.receive, update)
     return JSONResponse({})
 
-
-__all__ = ["PayloadTooLarge", "router"]

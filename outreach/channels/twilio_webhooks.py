@@ -14,36 +14,19 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from outreach.errors import BadRequest, Forbidden, OutreachError, ServiceUnavailable
+from outreach.errors import (
+    BadRequest,
+    Forbidden,
+    ServiceUnavailable,
+    UnsupportedMediaType,
+)
 from outreach.messages.dispatcher import apply_status
+from outreach.api.body import read_capped
 from outreach.phones import InvalidPhoneNumber, mask, normalize
 from outreach.services import Services
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/webhooks/twilio", tags=["webhooks"])
-
-
-class PayloadTooLarge(OutreachError):
-    status_code = 413
-    code = "payload_too_large"
-
-
-class UnsupportedMediaType(OutreachError):
-    status_code = 415
-    code = "unsupported_media_type"
-
-
-async def read_capped(request: Request, cap: int) -> bytes:
-    """The request body, refused (413) as soon as it passes ``cap`` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > cap:
-        raise PayloadTooLarge(f"Request body over {cap} bytes.")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > cap:
-            raise PayloadTooLarge(f"Request body over {cap} bytes.")
-    return bytes(body)
 
 
 async def verified_form(request: Request) -> dict[str, str]:

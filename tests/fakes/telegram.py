@@ -39,24 +39,22 @@ Deviations from Telegram worth knowing:
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import copy
 import hmac
 import itertools
 import json
 import re
-import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Coroutine
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Literal, Self, TypeVar
+from typing import Any, Literal
 from urllib.parse import parse_qsl
 
 import aiohttp
 from aiohttp import web
+
+from tests.fakes.base import ThreadedServer
 
 __all__ = [
     "DEFAULT_TOKEN",
@@ -78,7 +76,6 @@ CALLBACK_DATA_LIMIT = 64  # bytes
 FaultKind = Literal["error", "timeout", "drop", "accept_then_drop"]
 Json = dict[str, Any]
 
-_T = TypeVar("_T")
 
 # Parameters that are strings on the wire and must not be JSON-decoded ("123" stays "123").
 _STRING_PARAMS = frozenset(
@@ -402,12 +399,14 @@ def parse_html(text: str) -> tuple[str, list[Json]]:
 # --------------------------------------------------------------------------- the fake
 
 
-class FakeTelegram:
+class FakeTelegram(ThreadedServer):
     """A fake Telegram Bot API on 127.0.0.1 in its own thread. See the module docstring.
 
     >>> with FakeTelegram() as fake:
     ...     bot = Bot(fake.token, session=AiohttpSession(api=TelegramAPIServer.from_base(fake.base_url)))
     """
+
+    name = "FakeTelegram"
 
     def __init__(
         self,
@@ -425,7 +424,7 @@ class FakeTelegram:
         self.bot_id = int(bot_id)
         self.bot_username = bot_username
         self.bot_first_name = bot_first_name
-        self.host = host
+        super().__init__(host)
         self.webhook_timeout = webhook_timeout
 
         self._lock = threading.Condition(threading.RLock())
@@ -451,13 +450,9 @@ class FakeTelegram:
         self._poller: int | None = None
         self._poll_kills: dict[int, str] = {}
 
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self._changed: asyncio.Event | None = None
         self._stopping = False
-        self._port: int | None = None
 
         self._methods = {
             "getMe": self._get_me,
@@ -478,58 +473,6 @@ class FakeTelegram:
         self._canonical = {name.lower(): name for name in self._methods}
 
     # ------------------------------------------------------------------ lifecycle
-
-    def start(self) -> Self:
-        """Start the server thread; returns once the port is listening."""
-        if self._thread is not None:
-            raise RuntimeError("FakeTelegram is already started")
-        ready = threading.Event()
-        failure: list[BaseException] = []
-        self._stopping = False
-        self._thread = threading.Thread(target=self._run, args=(ready, failure), name="FakeTelegram", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("FakeTelegram did not start within 10 s")
-        if failure:
-            self._thread.join()
-            self._thread = None
-            raise failure[0]
-        return self
-
-    def stop(self) -> None:
-        """Stop the server, answer pending long polls, join the thread. Idempotent."""
-        thread, loop = self._thread, self._loop
-        if thread is None or loop is None:
-            return
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        if thread.is_alive():
-            raise RuntimeError("FakeTelegram thread did not stop within 10 s")
-        self._thread = self._loop = None
-        self._port = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None
-
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("FakeTelegram is not started")
-        return self._port
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:PORT``: pass to ``TelegramAPIServer.from_base``."""
-        return f"http://{self.host}:{self.port}"
 
     def method_url(self, method: str) -> str:
         """``{base_url}/bot{token}/{method}``, for raw HTTP requests."""
@@ -896,42 +839,13 @@ class FakeTelegram:
 
     # ------------------------------------------------------------------ server thread
 
-    def _run(self, ready: threading.Event, failure: list[BaseException]) -> None:
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        try:
-            try:
-                loop.run_until_complete(self._startup())
-            except BaseException as exc:  # noqa: BLE001 - reported to start()
-                failure.append(exc)
-                return
-            self._loop = loop
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(self._shutdown())
-        finally:
-            ready.set()
-            leftovers = asyncio.all_tasks(loop)
-            for task in leftovers:
-                task.cancel()
-            if leftovers:
-                loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            asyncio.set_event_loop(None)
-            loop.close()
-
     async def _startup(self) -> None:
+        self._stopping = False
         self._changed = asyncio.Event()
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, 0))
-        self._port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock).start()
+        await self._listen(web.AppRunner(app, access_log=None, shutdown_timeout=1.0))
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.webhook_timeout))
 
     async def _shutdown(self) -> None:
@@ -943,16 +857,6 @@ class FakeTelegram:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-
-    def _submit(self, coro: Coroutine[Any, Any, _T]) -> concurrent.futures.Future[_T]:
-        loop = self._loop
-        if loop is None:
-            coro.close()
-            raise RuntimeError("FakeTelegram is not started")
-        if threading.current_thread() is self._thread:
-            coro.close()
-            raise RuntimeError("called from the fake's own loop")
-        return asyncio.run_coroutine_threadsafe(coro, loop)
 
     def _wake(self) -> None:
         """Wake long polls (from any thread)."""

@@ -20,27 +20,26 @@ not: it models a provider that deduplicates retries.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import copy
 import hmac
 import math
 import secrets
-import socket
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import format_datetime
-from types import TracebackType
-from typing import Any, Literal, Self, TypeVar
+from typing import Any, Literal
 from urllib.parse import urlencode
 
 import aiohttp
 from aiohttp import hdrs, web
 from twilio.request_validator import RequestValidator
+
+from tests.fakes.base import ThreadedServer
 
 __all__ = [
     "API_VERSION",
@@ -80,7 +79,6 @@ Outcome = Literal[
 FaultKind = Literal["opted_out", "too_many", "server_error", "error", "timeout", "accept_then_drop"]
 Message = dict[str, Any]
 
-_T = TypeVar("_T")
 
 # --------------------------------------------------------------------------- segments
 
@@ -251,12 +249,14 @@ async def _twilio_errors(
 # --------------------------------------------------------------------------- the fake
 
 
-class FakeTwilio:
+class FakeTwilio(ThreadedServer):
     """A fake Twilio REST API on 127.0.0.1 in its own thread. See the module docstring.
 
     >>> with FakeTwilio() as fake:
     ...     client.api.base_url = fake.base_url
     """
+
+    name = "FakeTwilio"
 
     def __init__(
         self,
@@ -269,7 +269,7 @@ class FakeTwilio:
     ) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
-        self.host = host
+        super().__init__(host)
         #: the number a Messaging Service "picks" once a message without From moves on
         self.service_sender = service_sender
         self.callback_timeout = callback_timeout
@@ -283,68 +283,10 @@ class FakeTwilio:
         self._faults: deque[Fault] = deque()
         self._callbacks: list[SentCallback] = []
 
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self._stopping: asyncio.Event | None = None
-        self._port: int | None = None
 
     # ------------------------------------------------------------------ lifecycle
-
-    def start(self) -> Self:
-        """Start the server thread; returns once the port is listening."""
-        if self._thread is not None:
-            raise RuntimeError("FakeTwilio is already started")
-        ready = threading.Event()
-        failure: list[BaseException] = []
-        self._thread = threading.Thread(
-            target=self._run, args=(ready, failure), name="FakeTwilio", daemon=True
-        )
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("FakeTwilio did not start within 10 s")
-        if failure:
-            self._thread.join()
-            self._thread = None
-            raise failure[0]
-        return self
-
-    def stop(self) -> None:
-        """Stop the server, wake requests sleeping in a timeout fault, join the thread.
-        Idempotent."""
-        thread, loop = self._thread, self._loop
-        if thread is None or loop is None:
-            return
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        if thread.is_alive():
-            raise RuntimeError("FakeTwilio thread did not stop within 10 s")
-        self._thread = self._loop = None
-        self._port = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None
-
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("FakeTwilio is not started")
-        return self._port
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:PORT``: assign to ``client.api.base_url``."""
-        return f"http://{self.host}:{self.port}"
 
     @property
     def messages_url(self) -> str:
@@ -490,43 +432,13 @@ class FakeTwilio:
 
     # ------------------------------------------------------------------ server thread
 
-    def _run(self, ready: threading.Event, failure: list[BaseException]) -> None:
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        try:
-            try:
-                loop.run_until_complete(self._startup())
-            except BaseException as exc:  # noqa: BLE001 - reported to start()
-                failure.append(exc)
-                return
-            self._loop = loop
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(self._shutdown())
-        finally:
-            ready.set()
-            leftovers = asyncio.all_tasks(loop)
-            for task in leftovers:
-                task.cancel()
-            if leftovers:
-                loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            asyncio.set_event_loop(None)
-            loop.close()
-
     async def _startup(self) -> None:
         self._stopping = asyncio.Event()
         app = web.Application(middlewares=[_twilio_errors])
         prefix = f"/{API_VERSION}/Accounts/{{account_sid}}"
         app.router.add_post(f"{prefix}/Messages.json", self._create)
         app.router.add_get(f"{prefix}/Messages/{{sid}}.json", self._fetch)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, 0))
-        self._port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock).start()
+        await self._listen(web.AppRunner(app, access_log=None, shutdown_timeout=1.0))
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.callback_timeout))
 
     async def _shutdown(self) -> None:
@@ -538,16 +450,6 @@ class FakeTwilio:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-
-    def _submit(self, coro: Coroutine[Any, Any, _T]) -> concurrent.futures.Future[_T]:
-        loop = self._loop
-        if loop is None:
-            coro.close()
-            raise RuntimeError("FakeTwilio is not started")
-        if threading.current_thread() is self._thread:
-            coro.close()
-            raise RuntimeError("called from the fake's own loop")
-        return asyncio.run_coroutine_threadsafe(coro, loop)
 
     async def _post_callback(self, callback: StatusCallback) -> int:
         assert self._session is not None
