@@ -98,7 +98,7 @@ class ConversationService:
         """Handle one message inside the caller's transaction (e.g. with an inbox row).
 
         ``hint``: a language the channel suggests; ``community``: a community or campaign
-        code the person arrived with (kept only if they consent)."""
+        code the person arrived with (dropped again if they decline consent)."""
         sql = self.sql
         now = utcnow()
         row = await raw.row(sql["find"], {"scheme": address.scheme, "path": address.path})
