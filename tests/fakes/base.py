@@ -15,6 +15,7 @@ from collections.abc import Coroutine
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+import aiohttp
 from aiohttp import web
 
 _T = TypeVar("_T")
@@ -31,6 +32,8 @@ class ThreadedServer:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
+        # For requests the fake makes itself (webhooks, status callbacks).
+        self._session: aiohttp.ClientSession | None = None
         self._port: int | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -102,6 +105,15 @@ class ThreadedServer:
         sock.bind((self.host, 0))
         self._port = sock.getsockname()[1]
         await web.SockSite(runner, sock).start()
+
+    async def _close(self) -> None:
+        """Close the fake's own client session and its server (end of ``_shutdown``)."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
 
     def _run(self, ready: threading.Event, failure: list[BaseException]) -> None:
         loop = asyncio.new_event_loop()

@@ -450,7 +450,6 @@ class FakeTelegram(ThreadedServer):
         self._poller: int | None = None
         self._poll_kills: dict[int, str] = {}
 
-        self._session: aiohttp.ClientSession | None = None
         self._changed: asyncio.Event | None = None
         self._stopping = False
 
@@ -851,12 +850,7 @@ class FakeTelegram(ThreadedServer):
     async def _shutdown(self) -> None:
         self._stopping = True
         self._rotate()  # long polls answer at once
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self._close()
 
     def _wake(self) -> None:
         """Wake long polls (from any thread)."""

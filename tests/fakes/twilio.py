@@ -283,7 +283,6 @@ class FakeTwilio(ThreadedServer):
         self._faults: deque[Fault] = deque()
         self._callbacks: list[SentCallback] = []
 
-        self._session: aiohttp.ClientSession | None = None
         self._stopping: asyncio.Event | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -444,12 +443,7 @@ class FakeTwilio(ThreadedServer):
     async def _shutdown(self) -> None:
         if self._stopping is not None:
             self._stopping.set()
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self._close()
 
     async def _post_callback(self, callback: StatusCallback) -> int:
         assert self._session is not None
