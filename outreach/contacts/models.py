@@ -36,6 +36,8 @@ class ContactBase(SQLModel):
     district: str | None = Field(default=None, max_length=64)
     community: str | None = Field(default=None, max_length=64)
     origin: str | None = Field(default=None, max_length=64)
+    # IANA time zone for reminders and quiet hours; None means the service's.
+    timezone: str | None = Field(default=None, max_length=64)
 
 
 class Contact(ContactBase, table=True):

@@ -33,7 +33,10 @@ class OutboxStatus(StrEnum):
     sent = "sent"  # the provider handed it to the carrier
     delivered = "delivered"  # the carrier confirmed delivery
     undelivered = "undelivered"  # the carrier could not deliver it
-    failed = "failed"  # given up: see error_code and error
+    failed = "failed"  # the provider reported the send failed: see error_code and error
+    cancelled = "cancelled"  # withdrawn before it went out (e.g. its appointment was cancelled)
+    expired = "expired"  # could not go out before its expiry; never sent late
+    dead = "dead"  # dead letter: we gave up on it (reason in error): opted out, refused, retries spent
 
 
 class Rank(IntEnum):
@@ -47,14 +50,25 @@ class Rank(IntEnum):
     delivered = 4
     undelivered = 4
     failed = 4
+    cancelled = 4
+    expired = 4
+    dead = 4
 
 
-FINAL = frozenset({OutboxStatus.delivered, OutboxStatus.undelivered, OutboxStatus.failed})
+FINAL = frozenset(s for s in OutboxStatus if Rank[s.name] == 4)
 
 
 class Purpose(StrEnum):
     reply = "reply"  # an answer to someone who just wrote
     opt_out_confirmation = "opt_out_confirmation"  # the one message an opt-out still allows
+    reminder = "reminder"  # an appointment reminder
+    follow_up = "follow_up"  # e.g. the offer to rebook after a missed appointment
+    campaign = "campaign"  # a message a health worker scheduled for many people
+
+
+# What the service starts on its own: bound by quiet hours and the daily cap. Replies
+# to someone who has just written are not (DESIGN.md, "One send policy").
+INITIATED = frozenset({Purpose.reminder, Purpose.follow_up, Purpose.campaign})
 
 
 class Outbox(SQLModel, table=True):
@@ -75,6 +89,10 @@ class Outbox(SQLModel, table=True):
     status: OutboxStatus = Field(default=OutboxStatus.pending, sa_type=String(16))
     attempts: int = 0
     due_at: datetime = Field(default_factory=utcnow)
+    # Not sent at or after this instant (a reminder is pointless once its appointment began).
+    expires_at: datetime | None = None
+    # What the message is about ("appointment:42"): withdrawing a topic cancels its rows.
+    topic: str | None = Field(default=None, max_length=64, index=True)
     lease_until: datetime | None = None
     provider_sid: str | None = Field(default=None, max_length=64, unique=True)
     error_code: int | None = None
