@@ -38,6 +38,9 @@ class ContactBase(SQLModel):
     origin: str | None = Field(default=None, max_length=64)
     # IANA time zone for reminders and quiet hours; None means the service's.
     timezone: str | None = Field(default=None, max_length=64)
+    # The channel the person last wrote on (sim, sms, telegram): where the service's own
+    # messages (reminders, follow-ups) go.
+    last_channel: str | None = Field(default=None, max_length=16)
 
 
 class Contact(ContactBase, table=True):
