@@ -15,6 +15,7 @@ from outreach.channels.twilio import TwilioChannel
 from outreach.conversations.service import ConversationService
 from outreach.db import create_engine, create_sessionmaker
 from outreach.messages.dispatcher import Dispatcher
+from outreach.messages.schedule import Outbound
 from outreach.messages.sms import SmsInbound
 from outreach.messages.telegram import TelegramInbound
 from outreach.regions import Regions, load_regions
@@ -35,6 +36,7 @@ class Services:
     sms: TwilioChannel
     telegram: TelegramChannel
     dispatcher: Dispatcher
+    outbound: Outbound
     sms_inbound: SmsInbound
     telegram_inbound: TelegramInbound
 
@@ -106,6 +108,7 @@ def build_services(
         sms=sms,
         telegram=telegram,
         dispatcher=dispatcher,
+        outbound=Outbound(db.dialect),
         sms_inbound=SmsInbound(conversations, dispatcher, settings.sms_max_segments),
         telegram_inbound=TelegramInbound(conversations, dispatcher, telegram),
     )

@@ -218,7 +218,7 @@ def _statements(dialect: str) -> dict[str, ClauseElement]:
         .where(C.c.id == bindparam("cid"))
         .values({c: bindparam(c) for c in (
             "language", "consent", "city", "district", "opted_out", "community", "dialog",
-            "updated_at",
+            "updated_at", "last_channel",
         )}),
         "message": _insert(M, "contact_id", "direction", "channel", "text", "created_at"),
         "consent_event": _insert(ConsentEvent.__table__, "contact_id", "kind", "channel",  # type: ignore[attr-defined]

@@ -73,6 +73,14 @@ class Raw(Protocol):
     async def many(self, stmt: Prepared, rows: list[dict[str, Any]]) -> None: ...
     async def rows(self, stmt: Prepared, values: dict[str, Any]) -> list[Sequence[Any]]: ...
 
+    async def count(self, stmt: Prepared, values: dict[str, Any]) -> int:
+        """Run an INSERT, UPDATE or DELETE; how many rows it touched."""
+        ...
+
+    async def try_lock(self, key: str) -> bool:
+        """Take ``key`` for this transaction if no other transaction holds it."""
+        ...
+
     async def lock(self, key: str) -> None:
         """Serialise with every other transaction on ``key`` (until this one ends)."""
         ...
@@ -92,7 +100,7 @@ async def _save_turn_generic(
     raw: Raw, sql: dict[str, Prepared], contact: dict[str, Any], channel: str,
     log: list[tuple[str, str]],
 ) -> None:
-    await raw.run(sql["update_contact"], contact)
+    await raw.run(sql["update_contact"], {**contact, "last_channel": channel})
     if log:
         await raw.many(
             sql["message"],
@@ -122,8 +130,14 @@ class SqliteRaw:
     async def rows(self, stmt: Prepared, values: dict[str, Any]) -> list[Sequence[Any]]:
         return self.conn.execute(stmt.sql, stmt.args(values)).fetchall()
 
+    async def count(self, stmt: Prepared, values: dict[str, Any]) -> int:
+        return self.conn.execute(stmt.sql, stmt.args(values)).rowcount
+
     async def lock(self, key: str) -> None:
         return None  # one writer: every transaction is already serialised
+
+    async def try_lock(self, key: str) -> bool:
+        return True  # one writer, one process does it all
 
     async def save_turn(
         self, sql: dict[str, Prepared], contact: dict[str, Any], channel: str,
@@ -148,8 +162,15 @@ class AsyncpgRaw:
     async def rows(self, stmt: Prepared, values: dict[str, Any]) -> list[Sequence[Any]]:
         return await self.conn.fetch(stmt.sql, *stmt.args(values))  # type: ignore[no-any-return]
 
+    async def count(self, stmt: Prepared, values: dict[str, Any]) -> int:
+        status = await self.conn.execute(stmt.sql, *stmt.args(values))
+        return int(status.rsplit(" ", 1)[-1])  # "UPDATE 3", "INSERT 0 3"
+
     async def lock(self, key: str) -> None:
         await self.conn.execute("SELECT pg_advisory_xact_lock($1)", lock_id(key))
+
+    async def try_lock(self, key: str) -> bool:
+        return bool(await self.conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", lock_id(key)))
 
     async def save_turn(
         self, sql: dict[str, Prepared], contact: dict[str, Any], channel: str,
@@ -169,7 +190,7 @@ _PG_SAVE_TURN = """
 WITH updated AS (
     UPDATE contact
     SET language = $2, consent = $3, city = $4, district = $5, opted_out = $6,
-        dialog = $7::json, updated_at = $8, community = $12
+        dialog = $7::json, updated_at = $8, community = $12, last_channel = $9
     WHERE id = $1
 )
 INSERT INTO message (contact_id, direction, channel, text, created_at)
