@@ -62,6 +62,44 @@ def serve(
     )
 
 
+@app.command()
+def worker() -> None:
+    """Send the outbox and run the scheduled jobs, without the web server.
+
+    Run any number of these on PostgreSQL (each claims its own share of due messages);
+    on SQLite `outreach serve` already does this work. SIGTERM or Ctrl-C stops it after
+    the batch in flight is recorded."""
+    import signal
+
+    _logging()
+    settings = get_settings()
+
+    async def run() -> None:
+        from outreach.services import build_services
+
+        services = build_services(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await services.start_worker()
+            typer.echo(f"Outreach worker on {_where(settings.database_url)}; Ctrl-C to stop.")
+            await stop.wait()
+            typer.echo("stopping: recording the batch in flight")
+        finally:
+            await services.close()
+
+    asyncio.run(run())
+
+
+def _where(url: str) -> str:
+    """The database, without credentials, for people reading the console."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Apply migrations (creates the SQLite file if needed)."""

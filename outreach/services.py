@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -15,11 +16,13 @@ from outreach.channels.twilio import TwilioChannel
 from outreach.conversations.service import ConversationService
 from outreach.db import create_engine, create_sessionmaker
 from outreach.messages.dispatcher import Dispatcher
+from outreach.messages.policy import SendPolicy, parse_quiet_hours
 from outreach.messages.schedule import Outbound
 from outreach.messages.sms import SmsInbound
 from outreach.messages.telegram import TelegramInbound
 from outreach.regions import Regions, load_regions
 from outreach.settings import Settings
+from outreach.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +40,14 @@ class Services:
     telegram: TelegramChannel
     dispatcher: Dispatcher
     outbound: Outbound
+    worker: Worker
     sms_inbound: SmsInbound
     telegram_inbound: TelegramInbound
 
-    async def start(self, *, telegram_webhook: bool = True) -> None:
+    async def start(self, *, telegram_webhook: bool = True, worker: bool | None = None) -> None:
         """Background work of a serving process (inside its event loop). Each channel says
-        once whether it is on."""
+        once whether it is on. ``worker``: also send the outbox and run the scheduled jobs
+        (default: the serve_runs_worker setting)."""
         if self.sms.enabled:
             log.info("SMS channel on: Twilio webhooks at %s/webhooks/twilio/sms", self.sms.public_base_url)
         else:
@@ -52,10 +57,20 @@ class Services:
             log.info("Telegram channel on")
         else:
             log.info(self.telegram.problem)
-        self.dispatcher.start()
+        if self.settings.serve_runs_worker if worker is None else worker:
+            await self.worker.start()
+        else:
+            log.info("not sending the outbox here: `outreach worker` processes do")
+
+    async def start_worker(self) -> None:
+        """A worker process: channels for sending only (no webhooks set), the dispatcher
+        and the recurring jobs."""
+        for channel in (self.sms, self.telegram):
+            log.info("%s channel %s", channel.channel, "on" if channel.enabled else "off")
+        await self.worker.start()
 
     async def close(self) -> None:
-        await self.dispatcher.stop()
+        await self.worker.stop()
         await self.sms.close()
         await self.telegram.close()
         await self.conversations.writer.close()
@@ -96,6 +111,12 @@ def build_services(
         [sms, telegram],
         max_attempts=settings.send_max_attempts,
         concurrency=settings.send_concurrency,
+        lease=settings.send_lease,
+        policy=SendPolicy(
+            quiet=parse_quiet_hours(settings.quiet_hours),
+            daily_cap=settings.daily_cap,
+            default_tz=settings.timezone,
+        ),
     )
     return Services(
         settings=settings,
@@ -109,6 +130,12 @@ def build_services(
         telegram=telegram,
         dispatcher=dispatcher,
         outbound=Outbound(db.dialect),
+        worker=Worker(
+            conversations.writer,
+            dispatcher,
+            tick=settings.dispatch_interval,
+            retention=timedelta(days=settings.outbox_retention_days),
+        ),
         sms_inbound=SmsInbound(conversations, dispatcher, settings.sms_max_segments),
         telegram_inbound=TelegramInbound(conversations, dispatcher, telegram),
     )

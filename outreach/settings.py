@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -59,6 +61,22 @@ class Settings(BaseSettings):
     inbound_max_bytes: int = Field(16_384, ge=1024)
     send_max_attempts: int = Field(6, ge=1)
     send_concurrency: int = Field(10, ge=1)
+    # The send policy for what the service starts itself (reminders, follow-ups, campaigns):
+    # quiet hours in the recipient's time zone ("off" for none) and a daily cap per person.
+    quiet_hours: str = "21:00-08:00"
+    daily_cap: int = Field(3, ge=1)
+    # Appointment reminders, before the start: e.g. "24h,2h" or "90m".
+    reminder_offsets: str = "24h,2h"
+    # Does `outreach serve` also send the outbox and run the scheduled jobs? Turn it off
+    # when separate `outreach worker` processes do that (DESIGN.md: scaling out).
+    serve_runs_worker: bool = True
+    # How often a worker looks for due messages (seconds); new replies wake it at once.
+    dispatch_interval: float = Field(1.0, gt=0, le=60)
+    # A claimed message not recorded within this many seconds (its worker died) is
+    # taken over by another worker.
+    send_lease: float = Field(60.0, ge=1)
+    # Days a sent message's text is kept before outbox.purge blanks it.
+    outbox_retention_days: int = Field(30, ge=1)
     telegram_token: str | None = None
     telegram_secret: str | None = None
     telegram_api_base: str | None = None
@@ -78,6 +96,24 @@ class Settings(BaseSettings):
                 return driver + url[len(plain) :]
         return url
 
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, text: str) -> str:
+        from outreach.messages.policy import parse_quiet_hours
+
+        parse_quiet_hours(text)
+        return text
+
+    @field_validator("reminder_offsets")
+    @classmethod
+    def _offsets(cls, text: str) -> str:
+        parse_offsets(text)
+        return text
+
+    @property
+    def reminder_offset_list(self) -> list[timedelta]:
+        return parse_offsets(self.reminder_offsets)
+
     @property
     def simulator_enabled(self) -> bool:
         return self.env != Env.prod
@@ -85,6 +121,23 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+_OFFSET = re.compile(r"^(\d+)\s*([hm])$")
+
+
+def parse_offsets(text: str) -> list[timedelta]:
+    """'24h,2h' → [24 h, 2 h], longest first; '' → no reminders."""
+    out = []
+    for part in (p.strip().lower() for p in text.split(",")):
+        if not part:
+            continue
+        m = _OFFSET.match(part)
+        if m is None or int(m.group(1)) == 0:
+            raise ValueError(f"a reminder offset looks like 24h or 90m, not {part!r}")
+        n = int(m.group(1))
+        out.append(timedelta(hours=n) if m.group(2) == "h" else timedelta(minutes=n))
+    return sorted(set(out), reverse=True)
 
 
 @lru_cache

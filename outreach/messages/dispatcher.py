@@ -3,23 +3,28 @@
 Claiming marks rows ``sending`` with a lease. A process that dies mid-send leaves its
 lease to expire; the row is then treated like a send whose outcome is unknown and is
 retried with the same idempotency key. On PostgreSQL claims use FOR UPDATE SKIP LOCKED,
-so several processes never take one row.
+so several processes never take one row. Every claimed row passes the send policy
+(``policy``) first: it may go out, wait (quiet hours, daily cap), expire or be
+dead-lettered.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
+from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from outreach.channels.base import Failure, Outgoing, SendError, SendResult, Sender
 from outreach.contacts.models import ConsentKind
 from outreach.conversations.store import Raw, Writer, json_value
-from outreach.messages.models import OutboxStatus, Purpose, Rank
+from outreach.messages.models import INITIATED, OutboxStatus, Rank
 from outreach.messages.outbox_store import OUTBOX_STATEMENTS
+from outreach.messages.policy import Decision, SendPolicy, Verdict
 from outreach.phones import mask
 from outreach.timeutil import utcnow
 
@@ -52,6 +57,8 @@ class Claimed:
     attempts: int
     choices: list[dict[str, Any]]
     opted_out: bool
+    expires_at: datetime | None
+    timezone: str | None
 
 
 def backoff(attempt: int, base: float = 2.0, cap: float = 300.0) -> float:
@@ -69,9 +76,12 @@ class Dispatcher:
         max_attempts: int = 6,
         concurrency: int = 10,
         lease: float = 60.0,
+        policy: SendPolicy | None = None,
     ) -> None:
         self.writer = writer
+        self.dialect = dialect.name
         self.sql = OUTBOX_STATEMENTS.for_dialect(dialect)
+        self.policy = policy or SendPolicy()
         # Only channels that are on; a row for a channel that is off waits for it.
         self.senders = {s.channel: s for s in senders if s.enabled}
         self.max_attempts = max_attempts
@@ -105,10 +115,9 @@ class Dispatcher:
                 tried = 0
                 await asyncio.sleep(1)
             if tried == 0 and not self._stopping:
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
-                except TimeoutError:
-                    pass
+                # Idle until woken: by the scheduler's outbox.dispatch tick, or at once
+                # by a turn that queued replies in this process.
+                await self._wake.wait()
                 self._wake.clear()
 
     async def drain_once(self) -> int:
@@ -127,12 +136,18 @@ class Dispatcher:
             )
         claimed = [
             Claimed(id=r[0], key=r[1], contact_id=r[2], address=r[3], body=r[4], purpose=r[5],
-                    attempts=r[6], choices=json_value(r[7]) or [], opted_out=bool(r[8]))
+                    attempts=r[6], choices=json_value(r[7]) or [], opted_out=bool(r[8]),
+                    expires_at=_aware(r[9]), timezone=r[10])
             for r in rows
         ]
         if not claimed:
             return 0
-        outcomes = await asyncio.gather(*(self._send(sender, row) for row in claimed))
+        decisions = await self._decide(claimed, now)
+        outcomes = await asyncio.gather(*(
+            self._send(sender, row) if decision.verdict is Verdict.send
+            else self._hold(row, decision)
+            for row, decision in zip(claimed, decisions, strict=True)
+        ))
         async with self.writer.begin(None) as raw:
             await raw.many(self.sql["record"], [o for o, _ in outcomes])
             for row, (_, opt_out) in zip(claimed, outcomes, strict=True):
@@ -140,10 +155,68 @@ class Dispatcher:
                     await opt_out_everywhere(raw, self.sql, row.contact_id, sender.channel)
         return len(claimed)
 
+    async def _decide(self, claimed: list[Claimed], now: datetime) -> list[Decision]:
+        """The send policy for each claimed row, in claim order."""
+        usage = await self._usage([r for r in claimed if r.purpose in INITIATED], now)
+        decisions = []
+        for row in claimed:
+            if row.attempts > self.max_attempts:
+                # Claimed again and again without an outcome: its sends keep dying.
+                decisions.append(Decision(Verdict.dead, reason=(
+                    f"gave up after {row.attempts - 1} attempts without an outcome")))
+                continue
+            tz = self.policy.zone(row.timezone)
+            used = 0
+            if row.purpose in INITIATED:
+                start = self.policy.day_start(now, tz)
+                used = sum(
+                    1 for oid, sent_at, status in usage.get(row.contact_id, ())
+                    if oid != row.id and (
+                        (sent_at is not None and sent_at >= start)
+                        # In flight, claimed before this one: it counts first.
+                        or (sent_at is None and status in _IN_FLIGHT and oid < row.id))
+                )
+            decision = self.policy.decide(purpose=row.purpose, opted_out=row.opted_out,
+                                          expires_at=row.expires_at, now=now, tz=tz,
+                                          used_today=used)
+            if decision.verdict is Verdict.send and row.purpose in INITIATED:
+                # Later rows of this batch see this one as in flight.
+                usage[row.contact_id].append((row.id, None, OutboxStatus.sending.value))
+            decisions.append(decision)
+        return decisions
+
+    async def _usage(
+        self, initiated: list[Claimed], now: datetime
+    ) -> defaultdict[int, list[tuple[int, datetime | None, str]]]:
+        """Per contact: the service's own messages lately (id, sent_at, status)."""
+        usage: defaultdict[int, list[tuple[int, datetime | None, str]]] = defaultdict(list)
+        if not initiated:
+            return usage
+        cids = sorted({r.contact_id for r in initiated})
+        async with self.writer.begin(None) as raw:
+            rows = await raw.rows(self.sql["usage"], {
+                "cids": cids if self.dialect == "postgresql" else json.dumps(cids),
+                "since": now - self.policy.lookback,
+            })
+        for cid, oid, sent_at, status in rows:
+            usage[cid].append((oid, _aware(sent_at), status))
+        return usage
+
+    async def _hold(self, row: Claimed, decision: Decision) -> tuple[dict[str, Any], bool]:
+        """A claimed row the policy keeps back: later, never (expired) or dead."""
+        if decision.verdict is Verdict.defer:
+            # Waiting is not an attempt.
+            return self._outcome(row, OutboxStatus.pending, error=decision.reason,
+                                 due_at=decision.until, attempts=row.attempts - 1), False
+        if decision.verdict is Verdict.expire:
+            return self._outcome(row, OutboxStatus.expired, error=decision.reason,
+                                 attempts=row.attempts - 1), False
+        log.info("message %s dead-lettered: %s", row.key, decision.reason)
+        return self._outcome(row, OutboxStatus.dead, error=decision.reason,
+                             attempts=row.attempts - 1), False
+
     async def _send(self, sender: Sender, row: Claimed) -> tuple[dict[str, Any], bool]:
         """The row's new state, and whether its contact must be opted out."""
-        if row.opted_out and row.purpose != Purpose.opt_out_confirmation:
-            return self._outcome(row, OutboxStatus.failed, error="recipient has opted out"), False
         async with self._limit:
             try:
                 result: SendResult = await sender.send(
@@ -158,17 +231,20 @@ class Dispatcher:
     def _failed(self, row: Claimed, exc: SendError) -> tuple[dict[str, Any], bool]:
         if exc.failure is Failure.opted_out:
             log.info("message to %s refused: recipient opted out (%s)", mask(row.address), exc.code)
-            return self._outcome(row, OutboxStatus.failed, error=exc.reason, code=exc.code), True
+            return self._outcome(row, OutboxStatus.dead, error=exc.reason, code=exc.code), True
         if exc.failure is Failure.permanent or row.attempts >= self.max_attempts:
             reason = exc.reason if exc.failure is Failure.permanent else (
                 f"gave up after {row.attempts} attempts: {exc.reason}"
             )
-            log.warning("message %s failed: %s", row.key, reason)
-            return self._outcome(row, OutboxStatus.failed, error=reason, code=exc.code), False
-        retry = OutboxStatus.unknown if exc.failure is Failure.unknown else OutboxStatus.pending
-        log.info("message %s: %s; retry %d", row.key, exc.reason, row.attempts)
+            log.warning("message %s dead-lettered: %s", row.key, reason)
+            return self._outcome(row, OutboxStatus.dead, error=reason, code=exc.code), False
         wait = exc.delay if exc.delay is not None else backoff(row.attempts)
         due = utcnow() + timedelta(seconds=wait)
+        if row.expires_at is not None and due >= row.expires_at:
+            return self._outcome(row, OutboxStatus.expired, code=exc.code, error=(
+                f"expired before a retry: {exc.reason}")), False
+        retry = OutboxStatus.unknown if exc.failure is Failure.unknown else OutboxStatus.pending
+        log.info("message %s: %s; retry %d", row.key, exc.reason, row.attempts)
         return self._outcome(row, retry, error=exc.reason, code=exc.code, due_at=due), False
 
     @staticmethod
@@ -182,6 +258,7 @@ class Dispatcher:
         code: int | None = None,
         due_at: datetime | None = None,
         segments: int | None = None,
+        attempts: int | None = None,
     ) -> dict[str, Any]:
         return {
             "oid": row.id,
@@ -192,8 +269,31 @@ class Dispatcher:
             "error": error,
             "code": code,
             "segments": segments,
+            "attempts": attempts,
             "now": utcnow(),
         }
+
+    async def expire_due(self, raw: Raw) -> int:
+        """Mark every waiting row whose expiry has passed (the ``outbox.expire`` job)."""
+        return await raw.count(self.sql["expire"], {"now": utcnow()})
+
+    async def purge(self, raw: Raw, before: datetime) -> int:
+        """Blank the bodies of finished messages last touched before ``before`` (the
+        ``outbox.purge`` job): what we told someone about their reproductive health is
+        not kept longer than it is useful. Keys and statuses stay."""
+        return await raw.count(self.sql["purge"], {"before": before, "now": utcnow()})
+
+
+_IN_FLIGHT = frozenset({OutboxStatus.sending.value, OutboxStatus.unknown.value})
+
+
+def _aware(value: Any) -> datetime | None:
+    """Driver datetimes as aware UTC (SQLite hands back naive UTC or text)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 async def opt_out_everywhere(raw: Raw, sql: dict[str, Any], contact_id: int, channel: str) -> None:

@@ -9,12 +9,13 @@ callback one UPDATE.
 
 from __future__ import annotations
 
-from sqlalchemy import and_, bindparam, case, func, or_, select, update
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy import Integer, String, and_, bindparam, case, column, func, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql import ClauseElement, ColumnElement
 
 from outreach.contacts.models import ConsentEvent, Contact
 from outreach.conversations.store import Statements
-from outreach.messages.models import Outbox, OutboxStatus, Rank
+from outreach.messages.models import FINAL, INITIATED, Outbox, OutboxStatus, Rank
 
 O = Outbox.__table__  # type: ignore[attr-defined]
 C = Contact.__table__  # type: ignore[attr-defined]
@@ -52,7 +53,9 @@ def _statements(dialect: str) -> dict[str, ClauseElement]:
                 attempts=O.c.attempts + 1, updated_at=bindparam("now"))
         .returning(O.c.id, O.c.idempotency_key, O.c.contact_id, O.c.address, O.c.body,
                    O.c.purpose, O.c.attempts, O.c.choices,
-                   select(C.c.opted_out).where(C.c.id == O.c.contact_id).scalar_subquery()),
+                   select(C.c.opted_out).where(C.c.id == O.c.contact_id).scalar_subquery(),
+                   O.c.expires_at,
+                   select(C.c.timezone).where(C.c.id == O.c.contact_id).scalar_subquery()),
         "record": update(O)
         .where(O.c.id == bindparam("oid"), O.c.status == OutboxStatus.sending.value)
         .values(status=bindparam("status"), provider_sid=bindparam("sid"),
@@ -60,6 +63,7 @@ def _statements(dialect: str) -> dict[str, ClauseElement]:
                 # NULL keeps the column as it is.
                 due_at=func.coalesce(bindparam("due_at", type_=O.c.due_at.type), O.c.due_at),
                 segments=func.coalesce(bindparam("segments", type_=O.c.segments.type), O.c.segments),
+                attempts=func.coalesce(bindparam("attempts", type_=Integer), O.c.attempts),
                 lease_until=None, error=bindparam("error"), error_code=bindparam("code"),
                 updated_at=bindparam("now")),
         "status": update(O)
@@ -71,11 +75,37 @@ def _statements(dialect: str) -> dict[str, ClauseElement]:
         .where(C.c.id == bindparam("cid"), C.c.opted_out == bindparam("was"))
         .values(opted_out=bindparam("now_out"), updated_at=bindparam("now"))
         .returning(C.c.id),
+        # What the service itself started to these people lately, sent or in flight:
+        # the daily cap counts it.
+        "usage": select(O.c.contact_id, O.c.id, O.c.sent_at, O.c.status)
+        .where(_any_contact(dialect),
+               O.c.purpose.in_([p.value for p in INITIATED]),
+               or_(O.c.sent_at >= bindparam("since"),
+                   O.c.status.in_([OutboxStatus.sending.value, OutboxStatus.unknown.value]))),
+        # Rows that can no longer go out in time, all at once (the outbox.expire job).
+        "expire": update(O)
+        .where(O.c.status.in_([OutboxStatus.pending.value, OutboxStatus.unknown.value]),
+               O.c.expires_at <= bindparam("now"))
+        .values(status=OutboxStatus.expired.value, error="expired before it could be sent",
+                updated_at=bindparam("now")),
+        "purge": update(O)
+        .where(O.c.status.in_([s.value for s in FINAL]), O.c.updated_at < bindparam("before"),
+               O.c.body != "")
+        .values(body="", choices=None, updated_at=bindparam("now")),
         "consent_event": E.insert().values(
             contact_id=bindparam("cid"), kind=bindparam("kind"), channel=bindparam("channel"),
             created_at=bindparam("now"),
         ),
     }
+
+
+def _any_contact(dialect: str) -> ColumnElement[bool]:
+    """contact_id is one of the ``cids`` passed (a list; JSON text on SQLite)."""
+    if dialect == "postgresql":
+        return O.c.contact_id == func.any(bindparam("cids", type_=ARRAY(Integer)))
+    ids = select(column("value", Integer)).select_from(
+        func.json_each(bindparam("cids", type_=String)))
+    return O.c.contact_id.in_(ids.scalar_subquery())
 
 
 OUTBOX_STATEMENTS = Statements(_statements)

@@ -142,7 +142,7 @@ async def running_app(
     keep_dispatcher: bool = False,
 ) -> AsyncIterator[tuple[Services, httpx.AsyncClient]]:
     """The app under uvicorn on ``port``, in this event loop, and a client for it. Unless
-    asked to keep it, the app's own dispatcher is stopped: tests drain the outbox
+    asked to keep it, the app's own worker (dispatcher and jobs) is stopped: tests drain the outbox
     themselves, so what they inspect is settled. The tables are emptied afterwards."""
     services = build_services(settings, library=library, regions=regions)
     app = create_app(settings, services)
@@ -151,7 +151,7 @@ async def running_app(
     while not server.started:
         await asyncio.sleep(0.01)
     if not keep_dispatcher:
-        await services.dispatcher.stop()
+        await services.worker.stop()
     # Telegram's real limits would make these tests wait seconds for nothing.
     services.telegram.limiter = RateLimiter(per_second=1000, per_chat_interval=0)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:

@@ -150,7 +150,7 @@ async def test_provider_opt_out_21610_silences_every_channel(sms_server: SmsServ
     assert (await s.inbound(PHONE_EN, "hello")).status_code == 200
     await s.services.dispatcher.drain_once()
     row = (await _outbox(s))[0]
-    assert row["status"] == "failed" and row["error_code"] == 21610
+    assert row["status"] == "dead" and row["error_code"] == 21610
     assert await scalar(s.services, "SELECT opted_out FROM contact") in (True, 1)
     assert await scalar(s.services, "SELECT channel FROM consent_event WHERE kind = 'opted_out'") == "sms"
 
@@ -188,7 +188,7 @@ async def test_retries_are_bounded(sms_server: SmsServer) -> None:
     await s.inbound(PHONE_EN, "hello")
     await _drain_until_settled(s)
     row = (await _outbox(s))[0]
-    assert row["status"] == "failed" and row["attempts"] == s.services.settings.send_max_attempts
+    assert row["status"] == "dead" and row["attempts"] == s.services.settings.send_max_attempts
     assert "gave up after 6 attempts" in row["error"] and "500" in row["error"]
     assert s.sent_to(PHONE_EN) == []
     s.fake.reset()
@@ -218,14 +218,14 @@ async def test_permanent_error_fails_at_once(sms_server: SmsServer) -> None:
     await s.inbound(PHONE_EN, "hello")
     await s.services.dispatcher.drain_once()
     row = (await _outbox(s))[0]
-    assert row["status"] == "failed" and row["error_code"] == 21211 and row["attempts"] == 1
+    assert row["status"] == "dead" and row["error_code"] == 21211 and row["attempts"] == 1
 
 
 async def test_replies_survive_a_crash_after_the_acknowledgement(
     sms_server: SmsServer, db_url: str, library: Any, regions: Any
 ) -> None:
     s = sms_server
-    await s.services.dispatcher.stop()          # the process "dies" before sending
+    await s.services.worker.stop()              # the process "dies" before sending
     assert (await s.inbound(PHONE_EN, "hello")).status_code == 200
     # A send that was in flight when the process died: its lease expires.
     async with s.services.db.begin() as conn:

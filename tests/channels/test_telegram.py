@@ -113,7 +113,7 @@ async def test_blocked_bot_opts_the_person_out_everywhere(tg: TgServer) -> None:
     await tg.services.dispatcher.drain_once()
     assert await scalar(tg.services, "SELECT opted_out FROM contact") in (True, 1)
     assert await scalar(tg.services, "SELECT channel FROM consent_event WHERE kind = 'opted_out'") == "telegram"
-    assert await scalar(tg.services, "SELECT status FROM outbox") == "failed"
+    assert await scalar(tg.services, "SELECT status FROM outbox") == "dead"
     tg.fake.unblock(CHAT)
 
 
