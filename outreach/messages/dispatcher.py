@@ -14,7 +14,7 @@ import asyncio
 import json
 import logging
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -158,32 +158,31 @@ class Dispatcher:
     async def _decide(self, claimed: list[Claimed], now: datetime) -> list[Decision]:
         """The send policy for each claimed row, in claim order."""
         usage = await self._usage([r for r in claimed if r.purpose in INITIATED], now)
-        decisions = []
-        for row in claimed:
+        let_through: Counter[int] = Counter()  # this batch's own, per contact
+        decisions: dict[int, Decision] = {}
+        for row in sorted(claimed, key=lambda r: r.id):  # older rows go first
             if row.attempts > self.max_attempts:
                 # Claimed again and again without an outcome: its sends keep dying.
-                decisions.append(Decision(Verdict.dead, reason=(
-                    f"gave up after {row.attempts - 1} attempts without an outcome")))
+                decisions[row.id] = Decision(Verdict.dead, reason=(
+                    f"gave up after {row.attempts - 1} attempts without an outcome"))
                 continue
             tz = self.policy.zone(row.timezone)
             used = 0
             if row.purpose in INITIATED:
                 start = self.policy.day_start(now, tz)
-                used = sum(
+                used = let_through[row.contact_id] + sum(
                     1 for oid, sent_at, status in usage.get(row.contact_id, ())
-                    if oid != row.id and (
-                        (sent_at is not None and sent_at >= start)
-                        # In flight, claimed before this one: it counts first.
-                        or (sent_at is None and status in _IN_FLIGHT and oid < row.id))
+                    if (sent_at is not None and sent_at >= start)
+                    # In flight in another worker and older: it counts first.
+                    or (sent_at is None and status in _IN_FLIGHT and oid < row.id)
                 )
             decision = self.policy.decide(purpose=row.purpose, opted_out=row.opted_out,
                                           expires_at=row.expires_at, now=now, tz=tz,
                                           used_today=used)
             if decision.verdict is Verdict.send and row.purpose in INITIATED:
-                # Later rows of this batch see this one as in flight.
-                usage[row.contact_id].append((row.id, None, OutboxStatus.sending.value))
-            decisions.append(decision)
-        return decisions
+                let_through[row.contact_id] += 1
+            decisions[row.id] = decision
+        return [decisions[row.id] for row in claimed]
 
     async def _usage(
         self, initiated: list[Claimed], now: datetime
@@ -193,13 +192,15 @@ class Dispatcher:
         if not initiated:
             return usage
         cids = sorted({r.contact_id for r in initiated})
+        batch = {r.id for r in initiated}
         async with self.writer.begin(None) as raw:
             rows = await raw.rows(self.sql["usage"], {
                 "cids": cids if self.dialect == "postgresql" else json.dumps(cids),
                 "since": now - self.policy.lookback,
             })
         for cid, oid, sent_at, status in rows:
-            usage[cid].append((oid, _aware(sent_at), status))
+            if oid not in batch:  # this batch's rows count as they are let through
+                usage[cid].append((oid, _aware(sent_at), status))
         return usage
 
     async def _hold(self, row: Claimed, decision: Decision) -> tuple[dict[str, Any], bool]:

@@ -9,19 +9,33 @@ callback one UPDATE.
 
 from __future__ import annotations
 
-from sqlalchemy import Integer, String, and_, bindparam, case, column, func, or_, select, update
+from sqlalchemy import (
+    Integer,
+    String,
+    and_,
+    bindparam,
+    case,
+    column,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql import ClauseElement, ColumnElement
 
 from outreach.contacts.models import ConsentEvent, Contact
 from outreach.conversations.store import Statements
-from outreach.messages.models import FINAL, INITIATED, Outbox, OutboxStatus, Rank
+from outreach.messages.models import INITIATED, Outbox, OutboxStatus, Rank
 
 O = Outbox.__table__  # type: ignore[attr-defined]
 C = Contact.__table__  # type: ignore[attr-defined]
 E = ConsentEvent.__table__  # type: ignore[attr-defined]
 
 CLAIM_BATCH = 100
+# Not yet handed to a provider: their text is still needed.
+WAITING = (OutboxStatus.pending, OutboxStatus.sending, OutboxStatus.unknown)
 
 # A status's place in the forward-only order, computed in SQL.
 _RANK = case(
@@ -79,18 +93,18 @@ def _statements(dialect: str) -> dict[str, ClauseElement]:
         # the daily cap counts it.
         "usage": select(O.c.contact_id, O.c.id, O.c.sent_at, O.c.status)
         .where(_any_contact(dialect),
-               O.c.purpose.in_([p.value for p in INITIATED]),
+               O.c.purpose.in_([literal(p.value) for p in INITIATED]),
                or_(O.c.sent_at >= bindparam("since"),
-                   O.c.status.in_([OutboxStatus.sending.value, OutboxStatus.unknown.value]))),
+                   O.c.status.in_([literal(OutboxStatus.sending.value), literal(OutboxStatus.unknown.value)]))),
         # Rows that can no longer go out in time, all at once (the outbox.expire job).
         "expire": update(O)
-        .where(O.c.status.in_([OutboxStatus.pending.value, OutboxStatus.unknown.value]),
+        .where(O.c.status.in_([literal(OutboxStatus.pending.value), literal(OutboxStatus.unknown.value)]),
                O.c.expires_at <= bindparam("now"))
         .values(status=OutboxStatus.expired.value, error="expired before it could be sent",
                 updated_at=bindparam("now")),
         "purge": update(O)
-        .where(O.c.status.in_([s.value for s in FINAL]), O.c.updated_at < bindparam("before"),
-               O.c.body != "")
+        .where(O.c.status.not_in([literal(s.value) for s in WAITING]),
+               O.c.updated_at < bindparam("before"), O.c.body != "")
         .values(body="", choices=None, updated_at=bindparam("now")),
         "consent_event": E.insert().values(
             contact_id=bindparam("cid"), kind=bindparam("kind"), channel=bindparam("channel"),

@@ -155,10 +155,11 @@ class SendPolicy:
             return Decision(Verdict.dead, reason="recipient has opted out")
         if purpose not in INITIATED:
             return SEND
-        until = self.quiet_until(now, tz)
-        reason = "quiet hours"
-        if until is None and used_today >= self.daily_cap:
+        until: datetime | None
+        if used_today >= self.daily_cap:
             until, reason = self.next_day(now, tz), "daily cap reached"
+        else:
+            until, reason = self.quiet_until(now, tz), "quiet hours"
         if until is None:
             return SEND
         if expires_at is not None and until >= expires_at:
