@@ -284,6 +284,8 @@ class FakeTwilio(ThreadedServer):
         self._callbacks: list[SentCallback] = []
 
         self._stopping: asyncio.Event | None = None
+        #: seconds each message create takes (a slow provider keeps sends in flight)
+        self.latency = 0.0
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -301,6 +303,7 @@ class FakeTwilio(ThreadedServer):
             self._by_key.clear()
             self._faults.clear()
             self._callbacks.clear()
+            self.latency = 0.0
 
     # ------------------------------------------------------------------ scripting & inspection
 
@@ -477,6 +480,8 @@ class FakeTwilio(ThreadedServer):
         )
 
     async def _create(self, request: web.Request) -> web.StreamResponse:
+        if self.latency:
+            await asyncio.sleep(self.latency)
         posted = await request.post()
         form: dict[str, str] = {}
         for key, value in posted.items():
