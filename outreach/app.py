@@ -14,6 +14,7 @@ from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from outreach import __version__
+from outreach.appointments.routes import router as appointments_router
 from outreach.channels.telegram_webhooks import router as telegram_router
 from outreach.channels.twilio_webhooks import router as twilio_router
 from outreach.errors import OutreachError
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(stats_router)
     app.include_router(questions_router)
     app.include_router(users_router)
+    app.include_router(appointments_router)
     if settings.simulator_enabled:
         from outreach.web.routes import router as web_router
 

@@ -2,6 +2,7 @@
 
 from sqlmodel import SQLModel
 
+from outreach.appointments.models import Appointment, ServicePoint, ServiceRecord
 from outreach.contacts.models import ConsentEvent, Contact, ContactUrn, Message
 from outreach.messages.models import InboxEvent, Outbox
 from outreach.questions.models import UnansweredQuestion
@@ -11,6 +12,7 @@ from outreach.users.models import User
 metadata = SQLModel.metadata
 
 __all__ = [
+    "Appointment",
     "ConsentEvent",
     "Contact",
     "InboxEvent",
@@ -19,6 +21,8 @@ __all__ = [
     "Message",
     "QuizAnswer",
     "QuizAttempt",
+    "ServicePoint",
+    "ServiceRecord",
     "UnansweredQuestion",
     "User",
     "metadata",

@@ -1,0 +1,1 @@
+"""Appointments: service points, booking, reminders, attendance and service records."""

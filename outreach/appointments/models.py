@@ -1,0 +1,318 @@
+"""Service points, appointments and the service records attendance leaves behind.
+
+A service record is what the programme's indicators count (DESIGN.md, "Indicators"):
+one free service delivered to one person at one point on one local date. Appointments
+are how most records come about, but a record outlives the question of how it was made.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import field_validator, model_validator
+from sqlalchemy import JSON, Column, Index, String
+from sqlmodel import Field, SQLModel
+
+from outreach.timeutil import utcnow
+
+WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# Every point is named in these locales: they are the ones the bot speaks.
+REQUIRED_LOCALES: tuple[str, ...] = ("zh_Hans", "en")
+
+Localized = dict[str, str]
+# {"mon": [["08:30", "11:30"], ["14:00", "17:00"]], ...}; a missing day is closed.
+OpeningHours = dict[str, list[tuple[str, str]]]
+
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class AppointmentStatus(StrEnum):
+    booked = "booked"  # a place is held; reminders are pending
+    cancelled = "cancelled"  # the person cancelled it; the place is free again
+    attended = "attended"  # the person came: a service record exists
+    no_show = "no_show"  # the person did not come: they were offered to rebook
+
+
+# --- validation shared by the create and update schemas -------------------------------
+
+
+def check_localized(value: Localized) -> Localized:
+    missing = [loc for loc in REQUIRED_LOCALES if not (value.get(loc) or "").strip()]
+    if missing:
+        raise ValueError(
+            "needs text in {} (missing: {})".format(", ".join(REQUIRED_LOCALES), ", ".join(missing))
+        )
+    return {loc: text.strip() for loc, text in value.items()}
+
+
+def check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r}: use an IANA name such as Asia/Shanghai") from None
+    return value
+
+
+def minutes(hhmm: str) -> int:
+    hours, mins = hhmm.split(":")
+    return int(hours) * 60 + int(mins)
+
+
+def check_hours(value: dict[str, list[tuple[str, str]]]) -> OpeningHours:
+    """Days are mon..sun; each day's ranges are HH:MM pairs, start before end, sorted and
+    not overlapping (one range may end where the next begins)."""
+    out: OpeningHours = {}
+    for day, ranges in value.items():
+        if day not in WEEKDAYS:
+            raise ValueError(f"unknown day {day!r}: use {', '.join(WEEKDAYS)}")
+        for start, end in ranges:
+            for t in (start, end):
+                if not _HHMM.match(t):
+                    raise ValueError(f"{day}: {t!r} is not a time of day as HH:MM (00:00 to 23:59)")
+            if minutes(start) >= minutes(end):
+                raise ValueError(f"{day}: {start}-{end} ends before it starts")
+        ordered = sorted(ranges, key=lambda r: minutes(r[0]))
+        for (s1, e1), (s2, e2) in zip(ordered, ordered[1:]):
+            if minutes(s2) < minutes(e1):
+                raise ValueError(f"{day}: {s1}-{e1} overlaps {s2}-{e2}")
+        out[day] = [(s, e) for s, e in ordered]
+    return out
+
+
+def check_services(value: list[str]) -> list[str]:
+    if not value:
+        raise ValueError("a point offers at least one service type")
+    if len(set(value)) != len(value):
+        raise ValueError("a service type is listed twice")
+    return value
+
+
+# --- service points ---------------------------------------------------------------------
+
+
+class ServicePointFields(SQLModel):
+    """The plain columns of a point (the JSON ones are declared per class below)."""
+
+    city: str = Field(max_length=64)
+    district: str = Field(max_length=64)
+    timezone: str = Field(default="Asia/Shanghai", max_length=64)
+    slot_minutes: int = Field(default=30, ge=5, le=240)
+    slot_capacity: int = Field(ge=1, le=1000)
+    active: bool = True
+
+
+class ServicePoint(ServicePointFields, table=True):
+    __tablename__ = "service_point"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: Localized = Field(sa_column=Column(JSON, nullable=False))
+    address: Localized = Field(sa_column=Column(JSON, nullable=False))
+    opening_hours: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Service type ids from the content packs.
+    services: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class ServicePointCreate(ServicePointFields):
+    name: Localized
+    address: Localized
+    opening_hours: OpeningHours
+    services: list[str]
+
+    @field_validator("name", "address")
+    @classmethod
+    def _localized(cls, v: Localized) -> Localized:
+        return check_localized(v)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        return check_timezone(v)
+
+    @field_validator("opening_hours")
+    @classmethod
+    def _hours(cls, v: OpeningHours) -> OpeningHours:
+        return check_hours(v)
+
+    @field_validator("services")
+    @classmethod
+    def _services(cls, v: list[str]) -> list[str]:
+        return check_services(v)
+
+
+class ServicePointUpdate(SQLModel):
+    """A partial update: only the fields sent change; none of them may be null."""
+
+    name: Localized | None = None
+    address: Localized | None = None
+    city: str | None = Field(default=None, max_length=64)
+    district: str | None = Field(default=None, max_length=64)
+    timezone: str | None = Field(default=None, max_length=64)
+    opening_hours: OpeningHours | None = None
+    services: list[str] | None = None
+    slot_minutes: int | None = Field(default=None, ge=5, le=240)
+    slot_capacity: int | None = Field(default=None, ge=1, le=1000)
+    active: bool | None = None
+
+    @field_validator("name", "address")
+    @classmethod
+    def _localized(cls, v: Localized | None) -> Localized | None:
+        return None if v is None else check_localized(v)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str | None) -> str | None:
+        return None if v is None else check_timezone(v)
+
+    @field_validator("opening_hours")
+    @classmethod
+    def _hours(cls, v: OpeningHours | None) -> OpeningHours | None:
+        return None if v is None else check_hours(v)
+
+    @field_validator("services")
+    @classmethod
+    def _services(cls, v: list[str] | None) -> list[str] | None:
+        return None if v is None else check_services(v)
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> ServicePointUpdate:
+        nulls = sorted(f for f in self.model_fields_set if getattr(self, f) is None)
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)} cannot be null (leave a field out to keep it)")
+        return self
+
+
+class ServicePointPublic(ServicePointFields):
+    id: int
+    name: Localized
+    address: Localized
+    opening_hours: OpeningHours
+    services: list[str]
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+# --- appointments -----------------------------------------------------------------------
+
+
+class Appointment(SQLModel, table=True):
+    __tablename__ = "appointment"
+    # The day's list of a point and the count of a slot's booked places.
+    __table_args__ = (Index("ix_appointment_point_starts", "point_id", "starts_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True, ondelete="CASCADE")
+    point_id: int = Field(foreign_key="service_point.id")
+    service_type: str = Field(max_length=64)
+    starts_at: dt.datetime
+    status: AppointmentStatus = Field(default=AppointmentStatus.booked, sa_type=String(16))
+    # When the person answered CONFIRM to a reminder.
+    confirmed_at: dt.datetime | None = None
+    # How often it was moved; part of reminder keys, so moving back to an earlier time
+    # schedules fresh reminders instead of colliding with the withdrawn ones.
+    reschedules: int = 0
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class AppointmentPublic(SQLModel):
+    """An appointment as health workers see it: no phone number, no name."""
+
+    id: int
+    point_id: int
+    contact_id: int
+    language: str | None
+    service_type: str
+    starts_at: dt.datetime
+    # The same instant on the point's clock.
+    local_start: dt.datetime
+    status: AppointmentStatus
+    confirmed_at: dt.datetime | None
+    service_record_id: int | None = None
+
+
+class AttendanceIn(SQLModel):
+    outcome: Literal[AppointmentStatus.attended, AppointmentStatus.no_show]
+
+
+# --- service records --------------------------------------------------------------------
+
+
+class ServiceRecord(SQLModel, table=True):
+    """One free service delivered: the raw material of the programme's indicators."""
+
+    __tablename__ = "service_record"
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True, ondelete="CASCADE")
+    service_type: str = Field(max_length=64)
+    point_id: int = Field(foreign_key="service_point.id")
+    # The local date at the point (indicators are per day in the city, not per UTC day).
+    date: dt.date = Field(index=True)
+    appointment_id: int | None = Field(
+        default=None, foreign_key="appointment.id", unique=True, ondelete="SET NULL"
+    )
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class ServiceRecordPublic(SQLModel):
+    id: int
+    contact_id: int
+    service_type: str
+    point_id: int
+    date: dt.date
+    appointment_id: int | None
+    created_at: dt.datetime
+
+
+# --- what the raw store hands out -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Point:
+    """An active point as the bot offers it."""
+
+    id: int
+    name: Localized
+    address: Localized
+    city: str
+    district: str
+    timezone: str
+    opening_hours: OpeningHours
+    services: tuple[str, ...]
+    slot_minutes: int
+    slot_capacity: int
+    active: bool
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One appointment with what a message about it says: which service, where, when."""
+
+    id: int
+    contact_id: int
+    language: str | None
+    point_id: int
+    service_type: str
+    starts_at: dt.datetime
+    status: AppointmentStatus
+    confirmed_at: dt.datetime | None
+    reschedules: int
+    point_name: Localized
+    point_address: Localized
+    timezone: str
+
+    @property
+    def topic(self) -> str:
+        """The outbox topic of its reminders and follow-up."""
+        return f"appointment:{self.id}"
+
+    @property
+    def local_start(self) -> dt.datetime:
+        return self.starts_at.astimezone(ZoneInfo(self.timezone))

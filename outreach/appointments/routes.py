@@ -1,0 +1,225 @@
+"""Health workers' API: service points, a point's day of appointments, attendance, and
+the service records that indicators are computed from.
+
+Nothing here shows a phone number or a name: an appointment is a contact id and a
+language (DESIGN.md, "Privacy by design").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Query
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from outreach.api.deps import ServicesDep, SessionDep, require
+from outreach.appointments.models import (
+    Appointment,
+    AppointmentPublic,
+    AttendanceIn,
+    ServicePoint,
+    ServicePointCreate,
+    ServicePointPublic,
+    ServicePointUpdate,
+    ServiceRecord,
+    ServiceRecordPublic,
+    Visit,
+)
+from outreach.appointments.slots import day_bounds, local_date
+from outreach.appointments.store import AppointmentStore
+from outreach.contacts.models import Contact
+from outreach.errors import NotFound, OutreachError
+from outreach.services import Services
+from outreach.timeutil import utcnow
+from outreach.users.models import Role
+
+router = APIRouter(prefix="/api/v1", tags=["appointments"])
+
+_staff = [Depends(require(Role.health_worker))]
+_readers = [Depends(require(Role.health_worker, Role.coordinator))]
+
+
+class InvalidServicePoint(OutreachError):
+    """A point that refers to a city, district or service type the service does not know
+    (the same shape as the app's request validation errors)."""
+
+    status_code = 422
+    code = "validation_error"
+
+
+def store_for(services: Services) -> AppointmentStore:
+    return services.appointments
+
+
+def _check_references(city_id: str, district_id: str, offered: list[str], services: Services) -> None:
+    """What only the running service knows: its regions and its content packs."""
+    problems: list[dict[str, str]] = []
+    city = services.regions.city(city_id)
+    if city is None:
+        known = ", ".join(c.id for c in services.regions.cities)
+        problems.append({"field": "body.city", "problem": f"unknown city {city_id!r} (known: {known})"})
+    elif city.district(district_id) is None:
+        known = ", ".join(d.id for d in city.districts)
+        problems.append({"field": "body.district",
+                         "problem": f"{city_id} has no district {district_id!r} (known: {known})"})
+    known_types = {s.id for s in services.library.service_types}
+    unknown = [s for s in offered if s not in known_types]
+    if unknown:
+        problems.append({"field": "body.services", "problem": "unknown service type {} (known: {})".format(
+            ", ".join(repr(s) for s in unknown), ", ".join(sorted(known_types)))})
+    if problems:
+        summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
+        raise InvalidServicePoint(f"Invalid request: {summary}", problems=problems)
+
+
+async def _get_point(session: AsyncSession, point_id: int) -> ServicePoint:
+    point = await session.get(ServicePoint, point_id)
+    if point is None:
+        raise NotFound(f"No service point {point_id}.")
+    return point
+
+
+@router.post("/service-points", response_model=ServicePointPublic, status_code=201, dependencies=_staff)
+async def create_point(body: ServicePointCreate, session: SessionDep, services: ServicesDep) -> Any:
+    """Add a service point: where people can book the services it offers."""
+    _check_references(body.city, body.district, body.services, services)
+    point = ServicePoint.model_validate(body.model_dump(mode="json"))
+    session.add(point)
+    await session.flush()
+    return point
+
+
+@router.get("/service-points", response_model=list[ServicePointPublic], dependencies=_readers)
+async def list_points(
+    session: SessionDep,
+    city: str | None = None,
+    district: str | None = None,
+    service: Annotated[str | None, Query(description="Only points offering this service type.")] = None,
+    active: bool | None = None,
+) -> Any:
+    """Service points, optionally narrowed by city, district, service type and status."""
+    query = select(ServicePoint).order_by(col(ServicePoint.id))
+    if city is not None:
+        query = query.where(ServicePoint.city == city)
+    if district is not None:
+        query = query.where(ServicePoint.district == district)
+    if active is not None:
+        query = query.where(ServicePoint.active == active)
+    points = (await session.exec(query)).all()
+    # A JSON list is matched in Python: points are few, and JSON containment differs
+    # between SQLite and PostgreSQL.
+    return [p for p in points if service is None or service in p.services]
+
+
+@router.get("/service-points/{point_id}", response_model=ServicePointPublic, dependencies=_readers)
+async def get_point(point_id: int, session: SessionDep) -> Any:
+    return await _get_point(session, point_id)
+
+
+@router.patch("/service-points/{point_id}", response_model=ServicePointPublic, dependencies=_staff)
+async def update_point(
+    point_id: int, body: ServicePointUpdate, session: SessionDep, services: ServicesDep
+) -> Any:
+    """Change what is sent; deactivate with ``{"active": false}`` (points are never
+    deleted: appointments and service records refer to them). Booked appointments keep
+    their times even if the hours change."""
+    point = await _get_point(session, point_id)
+    changes = body.model_dump(mode="json", exclude_unset=True)
+    _check_references(
+        changes.get("city", point.city), changes.get("district", point.district),
+        changes.get("services", point.services), services,
+    )
+    for field, value in changes.items():
+        setattr(point, field, value)
+    point.updated_at = utcnow()
+    session.add(point)
+    await session.flush()
+    await session.refresh(point)
+    return point
+
+
+def _public(
+    appointment: Appointment | Visit, language: str | None, timezone: str, record_id: int | None
+) -> AppointmentPublic:
+    assert appointment.id is not None
+    return AppointmentPublic(
+        id=appointment.id, point_id=appointment.point_id, contact_id=appointment.contact_id,
+        language=language, service_type=appointment.service_type,
+        starts_at=appointment.starts_at,
+        local_start=appointment.starts_at.astimezone(ZoneInfo(timezone)),
+        status=appointment.status, confirmed_at=appointment.confirmed_at,
+        service_record_id=record_id,
+    )
+
+
+@router.get(
+    "/service-points/{point_id}/appointments",
+    response_model=list[AppointmentPublic],
+    dependencies=_staff,
+)
+async def point_appointments(
+    point_id: int,
+    session: SessionDep,
+    day: Annotated[dt.date | None, Query(description="A day at the point; today there by default.")] = None,
+) -> list[AppointmentPublic]:
+    """A point's appointments of one local day, in time order, with their status."""
+    point = await _get_point(session, point_id)
+    day = day or local_date(utcnow(), point.timezone)
+    lo, hi = day_bounds(day, point.timezone)
+    rows = (
+        await session.exec(
+            select(Appointment, Contact.language, ServiceRecord.id)
+            .join(Contact, col(Contact.id) == Appointment.contact_id)
+            .outerjoin(ServiceRecord, col(ServiceRecord.appointment_id) == Appointment.id)
+            .where(Appointment.point_id == point_id, Appointment.starts_at >= lo,
+                   Appointment.starts_at < hi)
+            .order_by(col(Appointment.starts_at), col(Appointment.id))
+        )
+    ).all()
+    return [_public(a, language, point.timezone, record) for a, language, record in rows]
+
+
+@router.post(
+    "/appointments/{appointment_id}/attendance",
+    response_model=AppointmentPublic,
+    dependencies=_staff,
+)
+async def record_attendance(
+    appointment_id: int, body: AttendanceIn, services: ServicesDep
+) -> AppointmentPublic:
+    """Mark a booked appointment attended (writes its service record) or no_show (sends
+    one offer to rebook), from its start time on. Pending reminders are withdrawn.
+    Sending the same outcome again returns the same result; a different one is a 409."""
+    store = store_for(services)
+    # The writer transaction: the outbox rows go in with the status change.
+    async with services.conversations.writer.begin(None) as raw:
+        visit, record_id = await store.record_attendance(raw, appointment_id, body.outcome, utcnow())
+    services.dispatcher.wake()
+    return _public(visit, visit.language, visit.timezone, record_id)
+
+
+@router.get("/service-records", response_model=list[ServiceRecordPublic], dependencies=_readers)
+async def list_records(
+    session: SessionDep,
+    from_: Annotated[dt.date | None, Query(alias="from", description="First local date, inclusive.")] = None,
+    to: Annotated[dt.date | None, Query(description="Last local date, inclusive.")] = None,
+    point_id: int | None = None,
+    service_type: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Any:
+    """Services delivered, by local date: one row per person, service, point and day
+    (contact ids only, for counting unique people)."""
+    query = select(ServiceRecord).order_by(col(ServiceRecord.date), col(ServiceRecord.id))
+    if from_ is not None:
+        query = query.where(ServiceRecord.date >= from_)
+    if to is not None:
+        query = query.where(ServiceRecord.date <= to)
+    if point_id is not None:
+        query = query.where(ServiceRecord.point_id == point_id)
+    if service_type is not None:
+        query = query.where(ServiceRecord.service_type == service_type)
+    return (await session.exec(query.limit(limit).offset(offset))).all()

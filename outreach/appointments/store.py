@@ -1,0 +1,372 @@
+"""Appointments on the raw driver connection (see ``outreach.conversations.store``).
+
+The bot books, moves and cancels inside a conversation turn, in the turn's own
+transaction; health workers record attendance in a writer transaction of their own.
+Both go through here, so reminders and follow-ups are scheduled in the same
+transaction as the change that causes them: no booking without its reminders, no
+reminder left pending for a cancelled visit.
+
+Booking the last free place is race-safe: a booking first takes a lock on its slot
+(a transaction-scoped advisory lock on PostgreSQL; SQLite has a single writer, so
+transactions are serialised already), then counts and inserts. Under READ COMMITTED
+each statement sees what committed before it began, and the lock is released only
+after the previous holder's commit is visible, so the count is never stale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Dialect, bindparam, func, insert, select, update
+from sqlalchemy.sql import ClauseElement
+
+from content import Library
+from outreach.appointments import messages
+from outreach.appointments.models import (
+    Appointment,
+    AppointmentStatus,
+    Point,
+    ServicePoint,
+    ServiceRecord,
+    Visit,
+)
+from outreach.appointments.slots import is_slot, local_date, upcoming_slots
+from outreach.contacts.models import Contact
+from outreach.conversations.store import Prepared, Raw, Statements, json_value
+from outreach.errors import Conflict, NotFound
+from outreach.i18n import negotiate, translator
+from outreach.messages.models import Purpose
+from outreach.messages.schedule import Outbound
+
+P = ServicePoint.__table__  # type: ignore[attr-defined]
+A = Appointment.__table__  # type: ignore[attr-defined]
+R = ServiceRecord.__table__  # type: ignore[attr-defined]
+C = Contact.__table__  # type: ignore[attr-defined]
+
+DEFAULT_REMINDER_OFFSETS: tuple[timedelta, ...] = (timedelta(hours=24), timedelta(hours=2))
+HORIZON_DAYS = 14
+# How long the offer to rebook after a missed visit stays worth sending.
+FOLLOW_UP_TTL = timedelta(days=7)
+
+BOOKED = AppointmentStatus.booked.value
+
+
+def _statements(dialect: str) -> dict[str, ClauseElement]:
+    point = (P.c.id, P.c.name, P.c.address, P.c.city, P.c.district, P.c.timezone,
+             P.c.opening_hours, P.c.services, P.c.slot_minutes, P.c.slot_capacity, P.c.active)
+    visit = (A.c.id, A.c.contact_id, C.c.language, A.c.point_id, A.c.service_type, A.c.starts_at,
+             A.c.status, A.c.confirmed_at, A.c.reschedules, P.c.name, P.c.address, P.c.timezone)
+    visits = select(*visit).join(P, P.c.id == A.c.point_id).join(C, C.c.id == A.c.contact_id)
+    now = bindparam("now", type_=A.c.updated_at.type)
+    mine = (A.c.id == bindparam("aid"), A.c.contact_id == bindparam("cid"), A.c.status == BOOKED,
+            A.c.starts_at > bindparam("now", type_=A.c.starts_at.type))
+    return {
+        "points": select(*point).where(P.c.active.is_(True)).order_by(P.c.id),
+        "point": select(*point).where(P.c.id == bindparam("pid")),
+        "booked_counts": select(A.c.starts_at, func.count(A.c.id))
+        .where(A.c.point_id == bindparam("pid"), A.c.status == BOOKED,
+               A.c.starts_at > bindparam("lo"), A.c.starts_at < bindparam("hi"))
+        .group_by(A.c.starts_at),
+        "booked_at": select(func.count(A.c.id))
+        .where(A.c.point_id == bindparam("pid"), A.c.starts_at == bindparam("starts_at"),
+               A.c.status == BOOKED),
+        "insert": insert(A).values({c: bindparam(c) for c in (
+            "contact_id", "point_id", "service_type", "starts_at", "status", "reschedules",
+            "created_at", "updated_at")}).returning(A.c.id),
+        "visit": visits.where(A.c.id == bindparam("aid")),
+        "upcoming": visits.where(A.c.contact_id == bindparam("cid"), A.c.status == BOOKED,
+                                 A.c.starts_at > bindparam("now"))
+        .order_by(A.c.starts_at, A.c.id),
+        # A confirmation was for the old time: the person confirms the new one afresh.
+        "move": update(A).where(*mine).values(
+            starts_at=bindparam("new_starts_at", type_=A.c.starts_at.type),
+            reschedules=A.c.reschedules + 1, confirmed_at=None, updated_at=now),
+        "cancel": update(A).where(*mine).values(status=AppointmentStatus.cancelled.value,
+                                                updated_at=now),
+        "confirm": update(A).where(*mine).values(
+            confirmed_at=func.coalesce(A.c.confirmed_at, now), updated_at=now),
+        "mark": update(A).where(A.c.id == bindparam("aid"), A.c.status == BOOKED)
+        .values(status=bindparam("status"), updated_at=now),
+        "record": insert(R).values({c: bindparam(c) for c in (
+            "contact_id", "service_type", "point_id", "date", "appointment_id", "created_at")})
+        .returning(R.c.id),
+        "record_of": select(R.c.id).where(R.c.appointment_id == bindparam("aid")),
+    }
+
+
+APPOINTMENT_STATEMENTS = Statements(_statements)
+
+
+def _utc(value: Any) -> datetime:
+    """A datetime column as the drivers return it: asyncpg an aware datetime, sqlite3 the
+    UTC text SQLAlchemy stored."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    assert isinstance(value, datetime)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _point(row: Sequence[Any]) -> Point:
+    hours = json_value(row[6]) or {}
+    return Point(
+        id=int(row[0]), name=json_value(row[1]), address=json_value(row[2]), city=row[3],
+        district=row[4], timezone=row[5],
+        opening_hours={day: [(s, e) for s, e in ranges] for day, ranges in hours.items()},
+        services=tuple(json_value(row[7]) or ()), slot_minutes=int(row[8]),
+        slot_capacity=int(row[9]), active=bool(row[10]),
+    )
+
+
+def _visit(row: Sequence[Any]) -> Visit:
+    return Visit(
+        id=int(row[0]), contact_id=int(row[1]), language=row[2], point_id=int(row[3]),
+        service_type=row[4], starts_at=_utc(row[5]), status=AppointmentStatus(row[6]),
+        confirmed_at=_utc(row[7]) if row[7] is not None else None, reschedules=int(row[8]),
+        point_name=json_value(row[9]), point_address=json_value(row[10]), timezone=row[11],
+    )
+
+
+def slot_key(point_id: int, starts_at: datetime) -> str:
+    """What serialises the bookings of one slot (the same in every process)."""
+    return f"slot:{point_id}:{starts_at.astimezone(UTC).isoformat()}"
+
+
+def _aware(value: datetime) -> datetime:
+    if value.utcoffset() is None:
+        raise ValueError("appointment times must be aware datetimes")
+    return value.astimezone(UTC)
+
+
+class AppointmentStore:
+    """Booking, moving, cancelling and attendance, each inside the caller's transaction
+    (``raw``); reminders and follow-ups are scheduled through ``outbound`` in it too."""
+
+    def __init__(
+        self,
+        dialect: Dialect,
+        *,
+        outbound: Outbound,
+        library: Library,
+        locales_dir: Path,
+        default_locale: str = "zh_Hans",
+        reminder_offsets: Sequence[timedelta] = DEFAULT_REMINDER_OFFSETS,
+        horizon_days: int = HORIZON_DAYS,
+    ) -> None:
+        self.sql: dict[str, Prepared] = APPOINTMENT_STATEMENTS.for_dialect(dialect)
+        self.outbound = outbound
+        self.library = library
+        self.locales_dir = locales_dir
+        self.default_locale = default_locale
+        self.reminder_offsets = tuple(reminder_offsets)
+        self.horizon_days = horizon_days
+
+    # --- points and places ---------------------------------------------------------------
+
+    async def points_for(
+        self, raw: Raw, service_type: str, *, city: str | None = None, district: str | None = None
+    ) -> list[Point]:
+        """Active points offering ``service_type`` (in ``city`` if given), the ones in
+        ``district`` first."""
+        points = [_point(r) for r in await raw.rows(self.sql["points"], {})]
+        points = [p for p in points if service_type in p.services and city in (None, p.city)]
+        return sorted(points, key=lambda p: p.district != district)
+
+    async def point(self, raw: Raw, point_id: int) -> Point | None:
+        row = await raw.row(self.sql["point"], {"pid": point_id})
+        return _point(row) if row is not None else None
+
+    async def free_places(
+        self, raw: Raw, point: Point, now: datetime, days: int | None = None
+    ) -> dict[datetime, int]:
+        """Slots from now on (within ``days``, the booking horizon by default) that have a
+        free place: {slot start (UTC): free places}, in order."""
+        days = min(days or self.horizon_days, self.horizon_days)
+        now = _aware(now)
+        slots = upcoming_slots(point.opening_hours, point.timezone, point.slot_minutes, now, days)
+        if not slots:
+            return {}
+        rows = await raw.rows(self.sql["booked_counts"], {
+            "pid": point.id, "lo": now, "hi": now + timedelta(days=days)})
+        taken = {_utc(r[0]): int(r[1]) for r in rows}
+        free = {s: point.slot_capacity - taken.get(s, 0) for s in slots}
+        return {s: n for s, n in free.items() if n > 0}
+
+    def _bookable(self, point: Point, service_type: str, starts_at: datetime, now: datetime) -> bool:
+        return (
+            point.active
+            and service_type in point.services
+            and now < starts_at < now + timedelta(days=self.horizon_days)
+            and is_slot(point.opening_hours, point.timezone, point.slot_minutes, starts_at)
+        )
+
+    async def _has_place(self, raw: Raw, point: Point, starts_at: datetime) -> bool:
+        """Locks the slot for the rest of the transaction, then counts its bookings."""
+        await raw.lock(slot_key(point.id, starts_at))
+        row = await raw.row(self.sql["booked_at"], {"pid": point.id, "starts_at": starts_at})
+        return row is not None and int(row[0]) < point.slot_capacity
+
+    # --- the person's side ---------------------------------------------------------------
+
+    async def book(
+        self, raw: Raw, contact_id: int, point_id: int, service_type: str, starts_at: datetime,
+        now: datetime,
+    ) -> int | None:
+        """Book a place and schedule its reminders; the appointment's id, or None when the
+        slot is full, is not a slot of that point, has begun or lies beyond the horizon,
+        or the point (no longer) offers the service."""
+        starts_at, now = _aware(starts_at), _aware(now)
+        point = await self.point(raw, point_id)
+        if point is None or not self._bookable(point, service_type, starts_at, now):
+            return None
+        if not await self._has_place(raw, point, starts_at):
+            return None
+        row = await raw.row(self.sql["insert"], {
+            "contact_id": contact_id, "point_id": point_id, "service_type": service_type,
+            "starts_at": starts_at, "status": BOOKED, "reschedules": 0, "created_at": now,
+            "updated_at": now})
+        assert row is not None
+        appointment_id = int(row[0])
+        await self.schedule_reminders(raw, appointment_id, now)
+        return appointment_id
+
+    async def reschedule(
+        self, raw: Raw, appointment_id: int, contact_id: int, new_starts_at: datetime, now: datetime
+    ) -> bool:
+        """Move the contact's own booked, not yet begun appointment to another slot of the
+        same point (which needs a free place); its reminders follow it."""
+        new_starts_at, now = _aware(new_starts_at), _aware(now)
+        visit = await self.visit(raw, appointment_id)
+        if (visit is None or visit.contact_id != contact_id
+                or visit.status != AppointmentStatus.booked or visit.starts_at <= now):
+            return False
+        if new_starts_at == visit.starts_at:
+            return True
+        point = await self.point(raw, visit.point_id)
+        if point is None or not self._bookable(point, visit.service_type, new_starts_at, now):
+            return False
+        if not await self._has_place(raw, point, new_starts_at):
+            return False
+        moved = await raw.count(self.sql["move"], {
+            "aid": appointment_id, "cid": contact_id, "now": now, "new_starts_at": new_starts_at})
+        if not moved:
+            return False
+        await self.clear_reminders(raw, appointment_id, "rescheduled")
+        await self.schedule_reminders(raw, appointment_id, now)
+        return True
+
+    async def cancel(self, raw: Raw, appointment_id: int, contact_id: int, now: datetime) -> bool:
+        """Cancel the contact's own booked, not yet begun appointment; its place is free
+        again and its reminders are withdrawn."""
+        done = await raw.count(self.sql["cancel"], {
+            "aid": appointment_id, "cid": contact_id, "now": _aware(now)})
+        if done:
+            await self.clear_reminders(raw, appointment_id, "cancelled")
+        return bool(done)
+
+    async def confirm(self, raw: Raw, appointment_id: int, contact_id: int, now: datetime) -> bool:
+        """The person said they will come (the first confirmation's time is kept)."""
+        done = await raw.count(self.sql["confirm"], {
+            "aid": appointment_id, "cid": contact_id, "now": _aware(now)})
+        return bool(done)
+
+    async def upcoming(self, raw: Raw, contact_id: int, now: datetime) -> list[Visit]:
+        """The contact's booked appointments that have not begun, soonest first."""
+        rows = await raw.rows(self.sql["upcoming"], {"cid": contact_id, "now": _aware(now)})
+        return [_visit(r) for r in rows]
+
+    async def visit(self, raw: Raw, appointment_id: int) -> Visit | None:
+        row = await raw.row(self.sql["visit"], {"aid": appointment_id})
+        return _visit(row) if row is not None else None
+
+    # --- reminders -----------------------------------------------------------------------
+
+    def _locale(self, visit: Visit) -> str:
+        return negotiate(visit.language, self.default_locale)
+
+    async def schedule_reminders(self, raw: Raw, appointment_id: int, now: datetime) -> list[int]:
+        """One reminder per offset before the start, in the contact's language; offsets
+        whose time has passed are skipped, and each expires when the visit begins (a
+        reminder that could not go out in time is never sent late). The new outbox ids."""
+        visit = await self.visit(raw, appointment_id)
+        if visit is None or visit.status != AppointmentStatus.booked:
+            return []
+        tr = translator(self._locale(visit), self.locales_dir)
+        body = messages.reminder_text(tr, self.library, visit)
+        choices = messages.reminder_choices(tr, visit)
+        ids: list[int] = []
+        for offset in self.reminder_offsets:
+            due = visit.starts_at - offset
+            if due <= now:
+                continue
+            minutes = int(offset.total_seconds() // 60)
+            new = await self.outbound.enqueue(
+                raw,
+                key=f"appointment:{visit.id}:{visit.reschedules}:{visit.starts_at.isoformat()}"
+                f":remind:{minutes}",
+                contact_id=visit.contact_id, purpose=Purpose.reminder, body=body, due_at=due,
+                expires_at=visit.starts_at, topic=visit.topic, choices=choices,
+            )
+            if new is not None:
+                ids.append(new)
+        return ids
+
+    async def clear_reminders(self, raw: Raw, appointment_id: int, reason: str) -> int:
+        """Withdraw whatever is still waiting to go out about the appointment."""
+        return await self.outbound.withdraw(raw, f"appointment:{appointment_id}", reason)
+
+    # --- the health worker's side --------------------------------------------------------
+
+    async def record_attendance(
+        self, raw: Raw, appointment_id: int, outcome: AppointmentStatus, now: datetime
+    ) -> tuple[Visit, int | None]:
+        """Mark a booked appointment attended or missed, once it has begun. Attended
+        writes its service record; missed schedules one offer to rebook. Either way its
+        pending reminders are withdrawn. Repeating the same outcome changes nothing.
+        Returns the appointment and its service record's id (if attended)."""
+        if outcome not in (AppointmentStatus.attended, AppointmentStatus.no_show):
+            raise ValueError(f"not an attendance outcome: {outcome}")
+        now = _aware(now)
+        visit = await self.visit(raw, appointment_id)
+        if visit is None:
+            raise NotFound(f"No appointment {appointment_id}.")
+        if visit.status == AppointmentStatus.booked and now < visit.starts_at:
+            raise Conflict(
+                f"Appointment {appointment_id} starts at {visit.local_start.isoformat()}; "
+                "attendance can be recorded once it has begun."
+            )
+        changed = visit.status == AppointmentStatus.booked and await raw.count(
+            self.sql["mark"], {"aid": appointment_id, "status": outcome.value, "now": now})
+        if changed:
+            await self.clear_reminders(raw, appointment_id, outcome.value)
+            visit = await self.visit(raw, appointment_id)
+            assert visit is not None
+            if outcome == AppointmentStatus.attended:
+                await raw.row(self.sql["record"], {
+                    "contact_id": visit.contact_id, "service_type": visit.service_type,
+                    "point_id": visit.point_id, "date": local_date(visit.starts_at, visit.timezone),
+                    "appointment_id": visit.id, "created_at": now})
+            else:
+                await self._offer_rebooking(raw, visit, now)
+        else:
+            # Already marked, here or by a concurrent request that just committed.
+            visit = await self.visit(raw, appointment_id)
+            assert visit is not None
+            if visit.status != outcome:
+                raise Conflict(
+                    f"Appointment {appointment_id} is {visit.status.value}; only a booked "
+                    f"appointment can be marked {outcome.value}."
+                )
+        record = await raw.row(self.sql["record_of"], {"aid": appointment_id})
+        return visit, int(record[0]) if record is not None else None
+
+    async def _offer_rebooking(self, raw: Raw, visit: Visit, now: datetime) -> int | None:
+        tr = translator(self._locale(visit), self.locales_dir)
+        return await self.outbound.enqueue(
+            raw, key=f"appointment:{visit.id}:no_show", contact_id=visit.contact_id,
+            purpose=Purpose.follow_up, body=messages.no_show_text(tr, self.library, visit),
+            due_at=now, expires_at=now + FOLLOW_UP_TTL, topic=visit.topic,
+            choices=messages.no_show_choices(tr, visit),
+        )
