@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from bot.types import Choice, ContactView, DialogState, Event, Turn
+from bot.types import Choice, ContactView, DialogState, Event, NeedFact, Turn
 from outreach.i18n import SUPPORTED_LOCALES, Translator
 
 if TYPE_CHECKING:
@@ -52,6 +52,12 @@ class Ctx:
     def t(self, localized: dict[str, str]) -> str:
         """A content text in the person's language."""
         return self.engine.library.t(localized, self.locale)
+
+    def fact(self, key: str) -> Any:
+        """What the service knows (or did) for ``key`` in this turn; asks for it first."""
+        if key not in self.facts:
+            raise NeedFact(key)
+        return self.facts[key]
 
     def goto(self, step: str, **data: Any) -> None:
         self.state.step = step

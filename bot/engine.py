@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.context import Ctx
-from bot.flows import ask, learn, link, menu, onboarding, quiz
+from bot.flows import ask, book, learn, link, menu, onboarding, quiz
 from bot.flows.base import Step
 from bot.text import OPT_IN_ONLY, Keyword, keyword, normalize, pick
 from bot.types import ConsentChanged, ContactView, DialogState, Turn
@@ -37,6 +37,13 @@ STEPS: tuple[Step, ...] = (
     quiz.Question(),
     link.LinkPhone(),
     link.LinkCode(),
+    book.BookService(),
+    book.BookPoint(),
+    book.BookDay(),
+    book.BookSlot(),
+    book.BookConfirm(),
+    book.MyAppointments(),
+    book.AppointmentItem(),
 )
 
 
@@ -104,6 +111,8 @@ class Engine:
         )
         norm = normalize(text)
         kw = keyword(norm)
+        # A reminder's question is answered by this message or not at all.
+        prompt, contact.prompt = contact.prompt, None
 
         if contact.opted_out:
             # Silence until the person opts back in.
@@ -112,6 +121,9 @@ class Engine:
             return ctx.turn
         if kw is Keyword.start and norm in OPT_IN_ONLY:
             kw = None
+        if contact.onboarded and state.step in self.steps and book.reminder_reply(ctx, norm, prompt):
+            # Before STOP: after a reminder, CANCEL cancels the appointment.
+            return ctx.turn
         if kw is Keyword.stop:
             self.opt_out(ctx)
         elif kw is Keyword.start and state.step == "new":
@@ -133,6 +145,9 @@ class Engine:
         elif kw is Keyword.menu:
             quiz.abandon_quiz(ctx)
             onboarding.resume(ctx)
+        elif kw is Keyword.book and contact.onboarded:
+            quiz.abandon_quiz(ctx)
+            book.start(ctx)
         else:
             self._step_input(ctx, norm, text)
         return ctx.turn

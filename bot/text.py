@@ -15,6 +15,7 @@ class Keyword(StrEnum):
     lang = "lang"  # change language
     stop = "stop"  # opt out of everything
     start = "start"  # opt back in
+    book = "book"  # book a free service
 
 
 # Whole-message keywords, compared after normalisation (NFKC folds full-width letters).
@@ -29,6 +30,7 @@ KEYWORDS: dict[str, Keyword] = {
         Keyword.stop,
     ),
     **dict.fromkeys(("start", "yes", "unstop", "订阅"), Keyword.start),
+    **dict.fromkeys(("book", "预约"), Keyword.book),
 }
 # Opt back in only after an opt-out; otherwise they are ordinary answers ("yes" to consent).
 OPT_IN_ONLY = frozenset({"yes"})

@@ -31,6 +31,9 @@ class ContactView:
     opted_out: bool = False
     # Where the person came from (a community or campaign code, e.g. a Telegram deep link).
     community: str | None = None
+    # What the service last asked on its own since the person last wrote, e.g.
+    # "reminder:appointment:12": a bare number answers it. Cleared by every turn.
+    prompt: str | None = None
 
     @property
     def onboarded(self) -> bool:
@@ -57,6 +60,16 @@ class DialogState:
         if not raw:
             return cls()
         return cls(step=str(raw.get("step", "new")), data=dict(raw.get("data") or {}))
+
+
+class NeedFact(Exception):  # noqa: N818 - a request, not an error
+    """The engine needs ``key`` looked up (or done) by the service in this turn's
+    transaction. The service fills ``facts[key]`` and runs the turn again from the start;
+    each key is served once per turn."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
 
 
 # Domain events: what the service must record besides the contact and dialog state.

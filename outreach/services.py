@@ -11,6 +11,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import Engine
 from content import Library, load_library
+from outreach.appointments.facts import BookingFacts
+from outreach.appointments.store import AppointmentStore
 from outreach.channels.telegram import TelegramChannel
 from outreach.channels.twilio import TwilioChannel
 from outreach.conversations.service import ConversationService
@@ -22,6 +24,7 @@ from outreach.messages.sms import SmsInbound
 from outreach.messages.telegram import TelegramInbound
 from outreach.regions import Regions, load_regions
 from outreach.settings import Settings
+from outreach.simulator.sender import SimChannel
 from outreach.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -40,6 +43,7 @@ class Services:
     telegram: TelegramChannel
     dispatcher: Dispatcher
     outbound: Outbound
+    appointments: AppointmentStore
     worker: Worker
     sms_inbound: SmsInbound
     telegram_inbound: TelegramInbound
@@ -104,11 +108,20 @@ def build_services(
         len(library.faq),
         sum(len(q.questions) for q in library.quizzes),
     )
-    conversations = ConversationService(bot, db)
+    outbound = Outbound(db.dialect)
+    appointments = AppointmentStore(
+        db.dialect,
+        outbound=outbound,
+        library=library,
+        locales_dir=settings.locales_dir,
+        default_locale=settings.default_locale,
+        reminder_offsets=settings.reminder_offset_list,
+    )
+    conversations = ConversationService(bot, db, facts=BookingFacts(appointments))
     dispatcher = Dispatcher(
         conversations.writer,
         db.dialect,
-        [sms, telegram],
+        [sms, telegram, SimChannel(settings)],
         max_attempts=settings.send_max_attempts,
         concurrency=settings.send_concurrency,
         lease=settings.send_lease,
@@ -129,7 +142,8 @@ def build_services(
         sms=sms,
         telegram=telegram,
         dispatcher=dispatcher,
-        outbound=Outbound(db.dialect),
+        outbound=outbound,
+        appointments=appointments,
         worker=Worker(
             conversations.writer,
             dispatcher,

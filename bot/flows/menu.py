@@ -19,11 +19,12 @@ class Menu(Step):
 
     def choices(self, ctx: Ctx) -> list[Choice]:
         _ = ctx.gettext
-        # Only features that exist are offered (booking etc. arrive with their issues).
         choices = [
             Choice("learn", _("Learn about your rights")),
             Choice("ask", _("Ask a question")),
             Choice("quiz", _("Take the quiz")),
+            Choice("book", _("Book a free checkup")),
+            Choice("appts", _("My appointments")),
             Choice("lang", _("Language")),
         ]
         if ctx.engine.link_phone and ctx.channel == "telegram":
@@ -37,7 +38,8 @@ class Menu(Step):
         if choice.id == "quiz":
             ctx.engine.start_quiz(ctx)
             return
-        ctx.enter({"learn": "learn.topics", "ask": "ask", "lang": "lang", "link": "link.phone"}[choice.id])
+        ctx.enter({"learn": "learn.topics", "ask": "ask", "lang": "lang", "link": "link.phone",
+                   "book": "book.service", "appts": "appts"}[choice.id])
 
 
 class LanguageSwitch(Language):

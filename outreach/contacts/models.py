@@ -41,6 +41,9 @@ class ContactBase(SQLModel):
     # The channel the person last wrote on (sim, sms, telegram): where the service's own
     # messages (reminders, follow-ups) go.
     last_channel: str | None = Field(default=None, max_length=16)
+    # What the service last asked the person on its own ("reminder:appointment:12"), until
+    # they next write: a bare "1" then answers it. Set when such a message is sent.
+    prompt: str | None = Field(default=None, max_length=64)
 
 
 class Contact(ContactBase, table=True):

@@ -9,9 +9,8 @@ The statements run on the driver connection (see ``store``): this is the hot pat
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
-
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -20,6 +19,7 @@ from sqlalchemy.sql import ClauseElement
 
 from bot import ContactView, DialogState, Engine, Reply, Turn
 from bot.types import (
+    NeedFact,
     ConsentChanged,
     Event,
     LinkCodeIssued,
@@ -30,6 +30,7 @@ from bot.types import (
     QuizCompleted,
     QuizStarted,
 )
+from outreach.appointments.models import Appointment, ServiceRecord
 from outreach.contacts.models import (
     Consent,
     ConsentEvent,
@@ -68,6 +69,15 @@ class TurnResult:
     turn: Turn
 
 
+class Facts(Protocol):
+    """Looks up (or does, in the turn's transaction) what the engine asks for."""
+
+    async def load(self, raw: Raw, contact_id: int, view: ContactView, key: str, now: Any) -> Any: ...
+
+
+MAX_FACTS = 8
+
+
 class ConversationService:
     def __init__(
         self,
@@ -75,8 +85,10 @@ class ConversationService:
         db: AsyncEngine,
         *,
         rng: random.Random | None = None,
+        facts: Facts | None = None,
     ) -> None:
         self.engine = engine
+        self.facts = facts
         self.db = db
         self.writer = writer_for(db)
         self.sql = _STATEMENTS.for_dialect(db.dialect)
@@ -125,6 +137,7 @@ class ConversationService:
                 district=row[4],
                 opted_out=bool(row[5]),
                 community=row[7],
+                prompt=row[8],
             )
             state = DialogState.from_json(json_value(row[6]))
         if community:
@@ -133,9 +146,23 @@ class ConversationService:
         facts: dict[str, Any] = {}
         if state.step == "link.phone":
             facts = await self._phone_facts(raw, body)
-        turn = self.engine.handle(
-            view, state, body, self.rng, hint=hint, channel=address.channel, facts=facts, now=now
-        )
+        # The engine asks for what it needs (NeedFact); each ask re-runs the turn from a
+        # fresh copy of the contact and state, so nothing of an unfinished run leaks.
+        for _ in range(MAX_FACTS):
+            v, st = replace(view), DialogState(state.step, dict(state.data))
+            try:
+                turn = self.engine.handle(
+                    v, st, body, self.rng, hint=hint, channel=address.channel, facts=facts,
+                    now=now,
+                )
+                break
+            except NeedFact as need:
+                if self.facts is None:
+                    raise
+                facts[need.key] = await self.facts.load(raw, contact_id, v, need.key, now)
+        else:
+            raise RuntimeError(f"a turn asked for more than {MAX_FACTS} facts")
+        view, state = v, st
 
         for event in turn.events:
             await _apply(raw, sql, contact_id, address.channel, event, now)
@@ -153,6 +180,7 @@ class ConversationService:
                 "district": view.district,
                 "opted_out": view.opted_out,
                 "community": view.community,
+                "prompt": view.prompt,
                 "dialog": state.to_json(),
                 "updated_at": now,
             },
@@ -208,7 +236,7 @@ def _statements(dialect: str) -> dict[str, ClauseElement]:
                                   "address", "purpose", "body", "choices", "encoding", "segments",
                                   "status", "attempts", "due_at", "created_at", "updated_at"),
         "find": select(C.c.id, C.c.language, C.c.consent, C.c.city, C.c.district,
-                       C.c.opted_out, C.c.dialog, C.c.community)
+                       C.c.opted_out, C.c.dialog, C.c.community, C.c.prompt)
         .join(U, U.c.contact_id == C.c.id)
         .where(U.c.scheme == bindparam("scheme"), U.c.path == bindparam("path")),
         "new_contact": _insert(C, "consent", "opted_out", "dialog", "created_at", "updated_at",
@@ -218,7 +246,7 @@ def _statements(dialect: str) -> dict[str, ClauseElement]:
         .where(C.c.id == bindparam("cid"))
         .values({c: bindparam(c) for c in (
             "language", "consent", "city", "district", "opted_out", "community", "dialog",
-            "updated_at", "last_channel",
+            "updated_at", "last_channel", "prompt",
         )}),
         "message": _insert(M, "contact_id", "direction", "channel", "text", "created_at"),
         "consent_event": _insert(ConsentEvent.__table__, "contact_id", "kind", "channel",  # type: ignore[attr-defined]
@@ -242,7 +270,8 @@ def _statements(dialect: str) -> dict[str, ClauseElement]:
 _STATEMENTS = Statements(_statements)
 
 # Tables whose rows belong to a contact and follow it when two identities merge.
-_OWNED = (ContactUrn, Message, ConsentEvent, QuizAttempt, UnansweredQuestion, Outbox)
+_OWNED = (ContactUrn, Message, ConsentEvent, QuizAttempt, UnansweredQuestion, Outbox,
+          Appointment, ServiceRecord)
 
 
 async def merge_phone_into(raw: Raw, sql: dict[str, Any], contact_id: int, phone: str, now: Any) -> None:

@@ -182,7 +182,7 @@ class AsyncpgRaw:
             contact["cid"], contact["language"], contact["consent"], contact["city"],
             contact["district"], contact["opted_out"], json.dumps(contact["dialog"]),
             contact["updated_at"], channel, [d for d, _ in log], [t for _, t in log],
-            contact["community"],
+            contact["community"], contact["prompt"],
         )
 
 
@@ -190,7 +190,7 @@ _PG_SAVE_TURN = """
 WITH updated AS (
     UPDATE contact
     SET language = $2, consent = $3, city = $4, district = $5, opted_out = $6,
-        dialog = $7::json, updated_at = $8, community = $12, last_channel = $9
+        dialog = $7::json, updated_at = $8, community = $12, last_channel = $9, prompt = $13
     WHERE id = $1
 )
 INSERT INTO message (contact_id, direction, channel, text, created_at)

@@ -22,7 +22,7 @@ from typing import Any
 from outreach.channels.base import Failure, Outgoing, SendError, SendResult, Sender
 from outreach.contacts.models import ConsentKind
 from outreach.conversations.store import Raw, Writer, json_value
-from outreach.messages.models import INITIATED, OutboxStatus, Rank
+from outreach.messages.models import INITIATED, OutboxStatus, Purpose, Rank
 from outreach.messages.outbox_store import OUTBOX_STATEMENTS
 from outreach.messages.policy import Decision, SendPolicy, Verdict
 from outreach.phones import mask
@@ -59,6 +59,7 @@ class Claimed:
     opted_out: bool
     expires_at: datetime | None
     timezone: str | None
+    topic: str | None = None
 
 
 def backoff(attempt: int, base: float = 2.0, cap: float = 300.0) -> float:
@@ -137,7 +138,7 @@ class Dispatcher:
         claimed = [
             Claimed(id=r[0], key=r[1], contact_id=r[2], address=r[3], body=r[4], purpose=r[5],
                     attempts=r[6], choices=json_value(r[7]) or [], opted_out=bool(r[8]),
-                    expires_at=_aware(r[9]), timezone=r[10])
+                    expires_at=_aware(r[9]), timezone=r[10], topic=r[11])
             for r in rows
         ]
         if not claimed:
@@ -150,9 +151,14 @@ class Dispatcher:
         ))
         async with self.writer.begin(None) as raw:
             await raw.many(self.sql["record"], [o for o, _ in outcomes])
-            for row, (_, opt_out) in zip(claimed, outcomes, strict=True):
+            prompts = []
+            for row, (outcome, opt_out) in zip(claimed, outcomes, strict=True):
                 if opt_out:
                     await opt_out_everywhere(raw, self.sql, row.contact_id, sender.channel)
+                if row.purpose in PROMPTING and row.topic and outcome["sid"] is not None:
+                    prompts.append({"cid": row.contact_id, "prompt": f"{row.purpose}:{row.topic}"})
+            if prompts:
+                await raw.many(self.sql["prompt"], prompts)
         return len(claimed)
 
     async def _decide(self, claimed: list[Claimed], now: datetime) -> list[Decision]:
@@ -285,6 +291,8 @@ class Dispatcher:
         return await raw.count(self.sql["purge"], {"before": before, "now": utcnow()})
 
 
+# Messages that ask the person something (their choices are numbered).
+PROMPTING = frozenset({Purpose.reminder.value, Purpose.follow_up.value})
 _IN_FLIGHT = frozenset({OutboxStatus.sending.value, OutboxStatus.unknown.value})
 
 

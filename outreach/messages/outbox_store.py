@@ -69,7 +69,8 @@ def _statements(dialect: str) -> dict[str, ClauseElement]:
                    O.c.purpose, O.c.attempts, O.c.choices,
                    select(C.c.opted_out).where(C.c.id == O.c.contact_id).scalar_subquery(),
                    O.c.expires_at,
-                   select(C.c.timezone).where(C.c.id == O.c.contact_id).scalar_subquery()),
+                   select(C.c.timezone).where(C.c.id == O.c.contact_id).scalar_subquery(),
+                   O.c.topic),
         "record": update(O)
         .where(O.c.id == bindparam("oid"), O.c.status == OutboxStatus.sending.value)
         .values(status=bindparam("status"), provider_sid=bindparam("sid"),
@@ -106,6 +107,8 @@ def _statements(dialect: str) -> dict[str, ClauseElement]:
         .where(O.c.status.not_in([literal(s.value) for s in WAITING]),
                O.c.updated_at < bindparam("before"), O.c.body != "")
         .values(body="", choices=None, updated_at=bindparam("now")),
+        # A reminder or follow-up went out: a bare number in the next reply answers it.
+        "prompt": update(C).where(C.c.id == bindparam("cid")).values(prompt=bindparam("prompt")),
         "consent_event": E.insert().values(
             contact_id=bindparam("cid"), kind=bindparam("kind"), channel=bindparam("channel"),
             created_at=bindparam("now"),

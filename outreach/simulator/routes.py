@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from outreach.contacts.models import ContactUrn
+from outreach.messages.models import Outbox, OutboxStatus
 
 from outreach.services import Services
 from outreach.conversations.service import Address
@@ -51,3 +56,44 @@ async def post_message(message: SimulatorMessage, request: Request) -> Response:
         json.dumps(body, ensure_ascii=False, separators=(",", ":")),
         media_type="application/json",
     )
+
+
+class Delivered(BaseModel):
+    id: int
+    text: str
+    choices: list[ChoiceOut]
+
+
+class SimulatorOutbox(BaseModel):
+    messages: list[Delivered]
+
+
+@router.get("/outbox", response_model=SimulatorOutbox)
+async def fetch_outbox(
+    request: Request,
+    contact: Annotated[str, Query(min_length=1, max_length=128)],
+    after: Annotated[int, Query(ge=0, description="Only messages with a greater id.")] = 0,
+) -> SimulatorOutbox:
+    """What the service sent ``contact`` on its own (reminders, follow-ups), oldest first:
+    the page polls this with the last id it showed."""
+    services: Services = request.app.state.services
+    o = Outbox.__table__  # type: ignore[attr-defined]
+    u = ContactUrn.__table__  # type: ignore[attr-defined]
+    async with services.db.connect() as conn:
+        rows = (await conn.execute(
+            select(o.c.id, o.c.body, o.c.choices)
+            .join(u, u.c.contact_id == o.c.contact_id)
+            .where(u.c.scheme == "sim", u.c.path == contact, o.c.channel == "sim",
+                   o.c.address == contact, o.c.status == OutboxStatus.delivered.value,
+                   o.c.id > after)
+            .order_by(o.c.id)
+            .limit(50)
+        )).all()
+    return SimulatorOutbox(messages=[
+        Delivered(id=r.id, text=r.body, choices=[ChoiceOut(**c) for c in _choices(r.choices)])
+        for r in rows
+    ])
+
+
+def _choices(value: Any) -> list[dict[str, str]]:
+    return list(json.loads(value) if isinstance(value, str) else value or [])

@@ -23,6 +23,7 @@ TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 # The simulator API (outreach.simulator.routes), relative to the app's root path.
 SIMULATOR_API = "/api/v1/simulator/messages"
+SIMULATOR_OUTBOX = "/api/v1/simulator/outbox"
 
 # Bot text and anything typed are only ever set as text by the script, never as HTML:
 # the policy keeps it that way should a future change slip.
@@ -114,6 +115,7 @@ async def simulator_page(request: Request) -> HTMLResponse:
             html_lang=locale.replace("_", "-"),
             languages=languages,
             api_url=f"{root}{SIMULATOR_API}",
+            outbox_url=f"{root}{SIMULATOR_OUTBOX}",
             css_url=_static_url(request, "simulator.css"),
             js_url=_static_url(request, "simulator.js"),
         )

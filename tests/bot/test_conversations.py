@@ -12,7 +12,7 @@ from outreach.quizzes.models import AttemptStatus, QuizAnswer, QuizAttempt
 from outreach.services import Services
 from tests.factories import CJK, Chat
 
-MENU = ["learn", "ask", "quiz", "lang", "stop"]
+MENU = ["learn", "ask", "quiz", "book", "appts", "lang", "stop"]
 
 
 async def count(services: Services, model: type, *where: object) -> int:
@@ -261,7 +261,7 @@ async def test_bad_input_gets_a_clear_reprompt(client: httpx.AsyncClient, servic
 async def test_bad_input_in_chinese(client: httpx.AsyncClient) -> None:
     chat = Chat(client, "bad-zh")
     await chat.onboard("zh_Hans")
-    await chat.send("7")
+    await chat.send("9")
     assert "没有看懂" in chat.text and chat.choice_ids == MENU
 
 

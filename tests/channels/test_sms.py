@@ -40,7 +40,7 @@ async def test_full_conversation_over_sms(sms_server: SmsServer, phone: str, lan
     text_ = await s.converse(phone, "一")                                      # a city by Chinese numeral
     text_ = await s.converse(phone, "2")                                       # a district
     menu = dict(numbered(text_))
-    assert len(menu) == 5
+    assert len(menu) == 7
     text_ = await s.converse(phone, "1")                                       # learn
     text_ = await s.converse(phone, "2")                                       # family planning
     text_ = await s.converse(phone, "1")                                       # first lesson

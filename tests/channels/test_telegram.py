@@ -46,7 +46,7 @@ async def test_a_whole_conversation_by_buttons(tg: TgServer) -> None:
     answer = await tg.press(CHAT, "consent:yes")
     answer = await tg.press(CHAT, "city:hangzhou")
     answer = await tg.press(CHAT, "district:xihu")
-    assert buttons(answer) == ["learn", "ask", "quiz", "lang", "stop"]
+    assert buttons(answer) == ["learn", "ask", "quiz", "book", "appts", "lang", "stop"]
     answer = await tg.press(CHAT, "quiz")
     for _ in range(5):
         options = [b for b in buttons(answer) if b.startswith("opt:")]
@@ -58,7 +58,7 @@ async def test_a_whole_conversation_by_buttons(tg: TgServer) -> None:
     answer = await tg.say(CHAT, "is the checkup free?")
     assert "三(二)" in answer["text"]
     answer = await tg.say(CHAT, "/menu")
-    assert buttons(answer) == ["learn", "ask", "quiz", "lang", "stop"]
+    assert buttons(answer) == ["learn", "ask", "quiz", "book", "appts", "lang", "stop"]
     answer = await tg.say(CHAT, "/help")
     assert "MENU" in answer["text"]
 

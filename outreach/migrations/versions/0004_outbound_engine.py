@@ -22,6 +22,7 @@ def upgrade() -> None:
     with op.batch_alter_table('contact', schema=None) as batch_op:
         batch_op.add_column(sa.Column('timezone', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True))
         batch_op.add_column(sa.Column('last_channel', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True))
+        batch_op.add_column(sa.Column('prompt', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True))
 
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.add_column(sa.Column('expires_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
@@ -37,6 +38,7 @@ def downgrade() -> None:
         batch_op.drop_column('expires_at')
 
     with op.batch_alter_table('contact', schema=None) as batch_op:
+        batch_op.drop_column('prompt')
         batch_op.drop_column('last_channel')
         batch_op.drop_column('timezone')
 

@@ -8,6 +8,8 @@
   var STORAGE_KEY = "outreach.simulator.v1";
   var MAX_LOG = 300;
   var TIMEOUT_MS = 30000;
+  // How often to look for messages the service sends on its own (reminders).
+  var POLL_MS = 3000;
 
   var config = JSON.parse(document.getElementById("sim-config").textContent);
   var S = config.strings;
@@ -38,7 +40,7 @@
   }
 
   function fresh() {
-    return { contact: newContactId(), log: [], choices: [] };
+    return { contact: newContactId(), log: [], choices: [], outboxAfter: 0 };
   }
 
   function load() {
@@ -51,6 +53,7 @@
             return m && (m.who === "bot" || m.who === "user") && typeof m.text === "string";
           }),
           choices: Array.isArray(saved.choices) ? saved.choices.filter(isString) : [],
+          outboxAfter: typeof saved.outboxAfter === "number" ? saved.outboxAfter : 0,
         };
       }
     } catch (e) {
@@ -240,7 +243,41 @@
     els.input.focus();
   });
 
+  // Reminders and follow-ups arrive without being asked for: fetch them now and then.
+  function poll() {
+    if (busy || document.hidden) return;
+    var contact = state.contact;
+    var url = config.outbox + "?contact=" + encodeURIComponent(contact) +
+      "&after=" + String(state.outboxAfter || 0);
+    window
+      .fetch(url, { headers: { Accept: "application/json" } })
+      .then(function (response) {
+        if (!response.ok) throw new HttpError(response.status);
+        return response.json();
+      })
+      .then(function (data) {
+        // A new conversation began meanwhile, or a send is under way: next time.
+        if (contact !== state.contact || busy || !data.messages.length) return;
+        els.empty.hidden = true;
+        data.messages.forEach(function (m) {
+          var text = String(m.text);
+          bubble("bot", text);
+          state.log.push({ who: "bot", text: text });
+          state.outboxAfter = Math.max(state.outboxAfter || 0, Number(m.id));
+        });
+        state.choices = latestChoices(data.messages);
+        save();
+        renderChoices();
+        scrollToEnd();
+      })
+      .catch(function () {
+        // Quietly try again at the next tick; sending shows errors.
+      });
+  }
+
   save();
   renderAll();
   els.input.focus();
+  window.setInterval(poll, POLL_MS);
+  poll();
 })();
