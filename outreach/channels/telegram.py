@@ -47,9 +47,11 @@ from outreach.settings import Settings
 log = logging.getLogger(__name__)
 
 # Bot commands as the bot engine's keywords (the engine is channel-agnostic).
-COMMANDS = {"start": "START", "menu": "MENU", "lang": "LANG", "help": "HELP", "stop": "STOP"}
+COMMANDS = {"start": "START", "menu": "MENU", "book": "BOOK", "lang": "LANG", "help": "HELP",
+            "stop": "STOP"}
 COMMAND_HELP = {
     "menu": N_("Main menu"),
+    "book": N_("Book a free checkup"),
     "lang": N_("Change language"),
     "help": N_("Help"),
     "stop": N_("Stop messages"),

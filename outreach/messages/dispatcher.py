@@ -144,11 +144,22 @@ class Dispatcher:
         if not claimed:
             return 0
         decisions = await self._decide(claimed, now)
-        outcomes = await asyncio.gather(*(
-            self._send(sender, row) if decision.verdict is Verdict.send
-            else self._hold(row, decision)
-            for row, decision in zip(claimed, decisions, strict=True)
-        ))
+        # One person's messages go out one after the other, oldest first (a reply before
+        # the menu that follows it); different people's at the same time.
+        queues: defaultdict[str, list[int]] = defaultdict(list)
+        for i in sorted(range(len(claimed)), key=lambda i: claimed[i].id):
+            queues[claimed[i].address].append(i)
+        results: list[tuple[dict[str, Any], bool] | None] = [None] * len(claimed)
+
+        async def in_order(indexes: list[int]) -> None:
+            for i in indexes:
+                row, decision = claimed[i], decisions[i]
+                results[i] = await (self._send(sender, row) if decision.verdict is Verdict.send
+                                    else self._hold(row, decision))
+
+        await asyncio.gather(*(in_order(q) for q in queues.values()))
+        outcomes = [r for r in results if r is not None]
+        assert len(outcomes) == len(claimed)
         async with self.writer.begin(None) as raw:
             await raw.many(self.sql["record"], [o for o, _ in outcomes])
             prompts = []

@@ -26,7 +26,7 @@ async def test_startup_registers_commands_and_the_webhook(tg: TgServer) -> None:
     assert tg.fake.webhook["url"] == tg.webhook and tg.fake.webhook["secret_token"] == SECRET
     zh = {c["command"]: c["description"] for c in tg.fake.commands["zh"]}
     en = {c["command"]: c["description"] for c in tg.fake.commands["en"]}
-    assert set(zh) == set(en) == {"menu", "lang", "help", "stop"}
+    assert set(zh) == set(en) == {"menu", "book", "lang", "help", "stop"}
     assert zh["menu"] == "主菜单" and en["menu"] == "Main menu"
 
 
