@@ -118,7 +118,9 @@ class BookPoint(Step):
         return points
 
     def choices(self, ctx: Ctx) -> list[Choice]:
-        points = [Choice(f"pt:{p.id}", f"{_point_name(ctx, p)}, {ctx.t(p.address)}")
+        label = ctx.gettext("{point}, {address}")
+        points = [Choice(f"pt:{p.id}", label.format(point=_point_name(ctx, p),
+                                                    address=ctx.t(p.address)))
                   for p in self._points(ctx)]
         return [*points, ctx.menu_choice()]
 
