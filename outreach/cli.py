@@ -78,6 +78,9 @@ def worker() -> None:
         from outreach.services import build_services
 
         services = build_services(settings)
+        if settings.is_sqlite and settings.serve_runs_worker:
+            typer.echo("Note: on SQLite `outreach serve` already sends the outbox; this worker "
+                       "shares the work safely, but one process is all SQLite needs.", err=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
