@@ -44,8 +44,9 @@ i18n: $(STAMP)
 i18n-compile: $(STAMP)
 	$(VENV)/bin/pybabel compile -d locales --statistics
 
+# Every suite (about 10 minutes); e.g. BENCH_ARGS="--quick" or "--suite schedule,dispatch".
 bench: $(STAMP) i18n-compile
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

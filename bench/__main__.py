@@ -1,12 +1,19 @@
-"""`python -m bench`: full message vs bare endpoint, on SQLite and PostgreSQL.
+"""`python -m bench`: the service's benchmarks, each against a bare baseline.
 
-For each database: migrate a fresh database, start `uvicorn bench.app:app` (as `outreach
-serve` runs it) with the SMS channel pointed at a zero-latency fake Twilio, then alternate
-load runs from a separate client process:
+Suites (``--suite``, comma-separated; all by default, ``--quick`` for a short run):
 
-- sim: the simulator endpoint (HTTP → bot → database → reply) vs a bare JSON endpoint;
-- sms: Twilio's signed inbound webhook (signature check → inbox → bot → outbox rows,
+- sim, sms (inbound): for each database, migrate a fresh database, start
+  `uvicorn bench.app:app` (as `outreach serve` runs it) with the SMS channel pointed at a
+  zero-latency fake Twilio, then alternate load runs from a separate client process:
+  sim is the simulator endpoint (HTTP → bot → database → reply) vs a bare JSON endpoint;
+  sms is Twilio's signed inbound webhook (signature check → inbox → bot → outbox rows,
   whose replies the dispatcher sends meanwhile) vs a bare form endpoint.
+- schedule: `Outbound.fan_out` of one campaign to N contacts vs one plain
+  `INSERT … SELECT` of the same rows (rows/s and the process's memory); see
+  bench/schedule.py.
+- dispatch: 1 or 2 `outreach worker` processes sending M due messages to a fast fake
+  Twilio vs a bare HTTP loop posting the same requests (msg/s, exactly once); see
+  bench/dispatch.py.
 
 Prints medians over the repeats and the ratio full/bare.
 """
@@ -14,10 +21,8 @@ Prints medians over the repeats and the ratio full/bare.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,34 +34,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # the fake Twilio lives with the tests
 
+from bench.db import postgres_reachable, prepare  # noqa: E402
 from bench.load import BENCH_TOKEN  # noqa: E402
 from tests.factories import free_port  # noqa: E402
 from tests.fakes.twilio import FakeTwilio  # noqa: E402
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
-PG_BENCH = "postgresql+asyncpg://postgres@127.0.0.1:5432/outreach_bench"
-
-
-async def _fresh_postgres() -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_ADMIN)
-    try:
-        await conn.execute("DROP DATABASE IF EXISTS outreach_bench WITH (FORCE)")
-        await conn.execute("CREATE DATABASE outreach_bench")
-    finally:
-        await conn.close()
-
-
-def prepare(backend: str, workdir: Path) -> str:
-    from outreach.migrate import upgrade
-
-    if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
-    else:
-        asyncio.run(_fresh_postgres())
-        url = PG_BENCH
-    upgrade(url)
-    return url
 
 
 def start_server(url: str, port: int, workers: int, twilio_base: str) -> subprocess.Popen[bytes]:
@@ -105,40 +86,17 @@ def load(port: int, kind: str, path: str, args: argparse.Namespace) -> dict[str,
     return result
 
 
-def postgres_reachable() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
-            return True
-    except OSError:
-        return False
+INBOUND = ("sim", "sms")
+ALL_SUITES = ("sim", "sms", "schedule", "dispatch")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument(
-        "--backends",
-        default="sqlite,postgresql,postgresql:2",
-        help="database[:server processes], comma-separated (SQLite runs one process)",
-    )
-    parser.add_argument("--suites", default="sim,sms", help="sim and/or sms")
-    parser.add_argument("--concurrency", type=int, default=50)
-    parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per run")
-    parser.add_argument("--warmup", type=float, default=2.0)
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
-    if "sms" in args.suites and not 1 <= args.concurrency <= 100:
-        parser.error("the sms suite gives each client a phone number: --concurrency 1..100")
-
+def run_inbound(args: argparse.Namespace, specs: list[tuple[str, int]], suites: list[str]) -> None:
     rows = []
-    for spec in args.backends.split(","):
-        backend, _, n = spec.partition(":")
-        workers = int(n or 1)
+    for backend, workers in specs:
         if backend == "sqlite" and workers != 1:
-            raise SystemExit("SQLite runs in one process")
-        if backend == "postgresql" and not postgres_reachable():
-            print("PostgreSQL is not reachable on 127.0.0.1:5432: skipped", file=sys.stderr)
+            print("sim/sms: SQLite runs in one process: sqlite:2 skipped", file=sys.stderr)
             continue
-        for suite in args.suites.split(","):
+        for suite in suites:
             kind, bare_path, full_path = SUITES[suite]
             with tempfile.TemporaryDirectory() as tmp, FakeTwilio(auth_token=BENCH_TOKEN) as fake:
                 url = prepare(backend, Path(tmp))
@@ -151,7 +109,7 @@ def main() -> None:
                             fake.reset()  # keep its memory flat across runs
                             r = load(port, kind, path, args)
                             runs[which].append(r)
-                            print(f"  {spec} {suite} {which} run {i + 1}: {r['rps']:.0f} msg/s, "
+                            print(f"  {backend}:{workers} {suite} {which} run {i + 1}: {r['rps']:.0f} msg/s, "
                                   f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms", file=sys.stderr)
                 finally:
                     server.terminate()
@@ -164,7 +122,7 @@ def main() -> None:
                              med[which]["rps"] / med["bare"]["rps"], errors[which]))
 
     print()
-    print(f"concurrency {args.concurrency}, {args.seconds:.0f} s per run, median of {args.repeats} runs; "
+    print(f"inbound: concurrency {args.concurrency}, {args.seconds:g} s per run, median of {args.repeats} runs; "
           "sim-full = POST /api/v1/simulator/messages, sms-full = POST /webhooks/twilio/sms")
     header = (f"{'database':<11} {'procs':>5} {'endpoint':<9} {'msg/s':>8} {'p50 ms':>8} "
               f"{'p99 ms':>8} {'ratio':>6} {'errors':>6}")
@@ -175,6 +133,112 @@ def main() -> None:
               f"{m['p99_ms']:>8.1f} {ratio:>6.2f} {errs:>6}")
     print("goal: full ≥ 0.25× bare, full p99 ≤ 50 ms at 50 concurrent clients")
     print("clients are closed-loop (no think time): p50 ≈ clients / throughput (Little's law)")
+
+
+def run_schedule(args: argparse.Namespace, specs: list[tuple[str, int]]) -> None:
+    from bench import schedule
+
+    databases = list(dict.fromkeys(backend for backend, _ in specs))
+    sizes = [int(n) for n in args.schedule_sizes.split(",")]
+    repeats = {n: args.schedule_repeats if n < 1_000_000 else args.schedule_repeats_1m for n in sizes}
+    with tempfile.TemporaryDirectory() as tmp:
+        results = schedule.suite(databases, sizes, repeats, Path(tmp))
+    print()
+    print("schedule: one campaign (two languages) to N contacts; fan_out = Outbound.fan_out "
+          "(INSERT … SELECT per 50,000 contact ids), plain = one INSERT … SELECT of the same rows; "
+          "medians; RSS of the process doing it (MiB)")
+    schedule.print_table(results)
+    print("goal: fan_out ≥ 0.5× plain, memory flat from 100,000 to 1,000,000 rows")
+
+
+def run_dispatch(args: argparse.Namespace, specs: list[tuple[str, int]]) -> None:
+    from bench import dispatch
+
+    profile = Path(args.profile).resolve() if args.profile else None
+    if profile is not None:
+        profile.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        results = dispatch.suite(specs, args.dispatch_messages, args.dispatch_repeats, Path(tmp),
+                                 free_port(), profile, args.dispatch_backlog)
+    print()
+    print(f"dispatch: {args.dispatch_messages:,} due SMS replies sent to a zero-latency fake Twilio, "
+          f"{dispatch.CONCURRENCY} in flight per process, first to last send, median of "
+          f"{args.dispatch_repeats}; workers = `outreach worker` processes, bare = aiohttp loops"
+          + (f"; {args.dispatch_backlog:,} more rows due behind them" if args.dispatch_backlog else ""))
+    dispatch.print_table(results)
+    pg2 = [r for r in results if r["database"] == "postgresql" and r["procs"] == 2 and r["sender"] == "workers"]
+    print("goal: workers ≥ 0.5× bare, and ≥ 2,000 msg/s with 2 workers on PostgreSQL"
+          + (f" (here {pg2[0]['rate']:,.0f}: {'met' if pg2[0]['rate'] >= 2000 else 'not met'})" if pg2 else ""))
+    if any(r["database"] == "sqlite" and r["procs"] > 1 for r in results):
+        print("SQLite runs one process in production (`outreach serve` sends the outbox); a "
+              "second worker there only shows that claims stay exactly-once across processes")
+    if profile is not None:
+        print(f"worker profiles in {profile} (python -m pstats FILE)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--backends",
+        default="sqlite,postgresql,postgresql:2",
+        help="database[:processes], comma-separated: server processes for sim/sms (SQLite runs "
+             "one), worker processes for dispatch; schedule uses each database once",
+    )
+    parser.add_argument("--suite", "--suites", dest="suites", default=",".join(ALL_SUITES),
+                        help="any of sim, sms, schedule, dispatch (default: all)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a short run: 3 s inbound runs, 100,000 rows only, 5,000 messages, "
+                             "one repeat (flags given explicitly still win)")
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=None, help="measured seconds per inbound run (4)")
+    parser.add_argument("--warmup", type=float, default=None, help="inbound warm-up seconds (1.5)")
+    parser.add_argument("--repeats", type=int, default=None, help="inbound repeats (3)")
+    parser.add_argument("--schedule-sizes", default=None, help="N, comma-separated (100000,1000000)")
+    parser.add_argument("--schedule-repeats", type=int, default=None, help="repeats below 1,000,000 (3)")
+    parser.add_argument("--schedule-repeats-1m", type=int, default=None, help="repeats at 1,000,000 (1)")
+    parser.add_argument("--dispatch-messages", type=int, default=None, help="messages per run (10000)")
+    parser.add_argument("--dispatch-repeats", type=int, default=None, help="(3)")
+    parser.add_argument("--dispatch-backlog", type=int, default=0, metavar="B",
+                        help="B more rows due behind the M measured (0)")
+    parser.add_argument("--profile", metavar="DIR", help="run dispatch workers under cProfile, "
+                        "writing one .prof file per worker run to DIR")
+    args = parser.parse_args()
+    defaults = {"seconds": 4.0, "warmup": 1.5, "repeats": 3, "schedule_sizes": "100000,1000000",
+                "schedule_repeats": 3, "schedule_repeats_1m": 1, "dispatch_messages": 10_000,
+                "dispatch_repeats": 3}
+    quick = {"seconds": 3.0, "warmup": 1.0, "repeats": 1, "schedule_sizes": "100000",
+             "schedule_repeats": 1, "schedule_repeats_1m": 1, "dispatch_messages": 5_000,
+             "dispatch_repeats": 1}
+    for name, value in (quick if args.quick else defaults).items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    suites = [s.strip() for s in args.suites.split(",") if s.strip()]
+    unknown = set(suites) - set(ALL_SUITES)
+    if unknown:
+        parser.error(f"unknown suite(s): {', '.join(sorted(unknown))}; choose from {', '.join(ALL_SUITES)}")
+    if "sms" in suites and not 1 <= args.concurrency <= 100:
+        parser.error("the sms suite gives each client a phone number: --concurrency 1..100")
+
+    specs = []
+    for spec in args.backends.split(","):
+        backend, _, n = spec.strip().partition(":")
+        if backend not in ("sqlite", "postgresql"):
+            parser.error(f"unknown database {backend!r}: sqlite or postgresql")
+        if backend == "postgresql" and not postgres_reachable():
+            print("PostgreSQL is not reachable on 127.0.0.1:5432: skipped", file=sys.stderr)
+            continue
+        specs.append((backend, int(n or 1)))
+
+    started = time.perf_counter()
+    inbound = [s for s in suites if s in INBOUND]
+    if inbound:
+        run_inbound(args, specs, inbound)
+    if "schedule" in suites:
+        run_schedule(args, specs)
+    if "dispatch" in suites:
+        run_dispatch(args, specs)
+    print(f"\n(bench took {time.perf_counter() - started:.0f} s)")
 
 
 if __name__ == "__main__":
