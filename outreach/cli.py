@@ -6,7 +6,8 @@ import asyncio
 import json
 import logging
 import sys
-from typing import Annotated
+from collections.abc import Coroutine
+from typing import Annotated, Any
 
 import typer
 
@@ -93,7 +94,19 @@ def worker() -> None:
         finally:
             await services.close()
 
-    asyncio.run(run())
+    _run_fast(run())
+
+
+def _run_fast(main: Coroutine[Any, Any, None]) -> None:
+    """Run on uvloop when it is there (it comes with uvicorn[standard]): about a tenth
+    less CPU per message sent."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvicorn[standard] brings it
+        asyncio.run(main)
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main)
 
 
 def _where(url: str) -> str:

@@ -7,7 +7,7 @@ from enum import IntEnum, StrEnum
 
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, String, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, String, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from outreach.timeutil import utcnow
@@ -71,9 +71,20 @@ class Purpose(StrEnum):
 INITIATED = frozenset({Purpose.reminder, Purpose.follow_up, Purpose.campaign})
 
 
+# The claim's two ways in, each an index in the order it reads (partial, so a backlog
+# of sent rows costs them nothing): what is due, and what a dead worker left behind.
+_WAITING = text("status IN ('pending', 'unknown')")
+_SENDING = text("status = 'sending'")
+
+
 class Outbox(SQLModel, table=True):
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_due", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "channel", "due_at", "id",
+              postgresql_where=_WAITING, sqlite_where=_WAITING),
+        Index("ix_outbox_lease", "channel", "lease_until",
+              postgresql_where=_SENDING, sqlite_where=_SENDING),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     idempotency_key: str = Field(max_length=96, unique=True)
