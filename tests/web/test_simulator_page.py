@@ -85,7 +85,9 @@ def server(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log_path = tmp_path_factory.mktemp("server") / "uvicorn.log"
-    env = {**os.environ, "OUTREACH_ENV": "test", "OUTREACH_DATABASE_URL": db_url}
+    # Quiet hours off: a reminder shows up whatever the hour where the tests run.
+    env = {**os.environ, "OUTREACH_ENV": "test", "OUTREACH_DATABASE_URL": db_url,
+           "OUTREACH_QUIET_HOURS": "off", "OUTREACH_DISPATCH_INTERVAL": "0.2"}
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "outreach.asgi:app", "--host", "127.0.0.1",
@@ -392,6 +394,68 @@ def test_the_conversation_survives_a_reload_until_a_new_one(open_page: OpenPage)
     # A new contact id is a new contact for the bot: it is greeted again.
     pick(page, "Hello")
     assert choice_labels(page) == ["中文", "English"]
+
+
+async def _book_and_remind(db_url: str, contact: str) -> None:
+    """A health worker's point, a booking for the page's contact, and its first reminder
+    due now: the server's own worker sends it to the simulator."""
+    from datetime import timedelta
+
+    from sqlalchemy import text
+
+    from outreach.services import build_services
+    from outreach.timeutil import utcnow
+    from tests.appointments import create_point
+
+    services = build_services(Settings(env="test", database_url=db_url))
+    try:
+        point = await create_point(services)
+        assert point.id is not None
+        async with services.db.connect() as conn:
+            cid = (await conn.execute(text(
+                "SELECT contact_id FROM contact_urn WHERE scheme = 'sim' AND path = :p"),
+                {"p": contact})).scalar_one()
+        async with services.conversations.writer.begin(None) as raw:
+            fetched = await services.appointments.point(raw, point.id)
+            assert fetched is not None
+            free = await services.appointments.free_places(raw, fetched, utcnow())
+            start = next(t for t in free if t > utcnow() + timedelta(days=3))
+            assert await services.appointments.book(
+                raw, cid, point.id, "pregnancy_iud_checkup", start, utcnow())
+        async with services.db.begin() as conn:
+            await conn.execute(text(
+                "UPDATE outbox SET due_at = :now WHERE id = (SELECT min(id) FROM outbox)"),
+                {"now": utcnow() - timedelta(seconds=1)})
+    finally:
+        await services.close()
+
+
+def test_a_reminder_arrives_on_the_page_and_is_answered(
+    open_page: OpenPage, db_url: str
+) -> None:
+    page = open_page(locale="en-US")
+    pick(page, "Hello")
+    pick(page, "English")
+    pick(page, "Yes, I agree")
+    pick(page)  # Shenzhen
+    pick(page, "Nanshan")
+    contact = page.locator("#contact-id").inner_text().strip()
+    before = page.locator(BOT).count()
+    _in_thread(_book_and_remind(db_url, contact))
+    # Nobody typed anything: the page fetches it by itself.
+    reminder = page.locator(BOT).filter(has_text="Reminder: Free pregnancy & IUD checkup")
+    expect(reminder).to_have_count(1, timeout=20_000)
+    assert page.locator(BOT).count() == before + 1
+    assert choice_labels(page) == ["Confirm", "Reschedule", "Cancel appointment"]
+    page.screenshot(path=str(SCREENSHOT.with_name("simulator-reminder.png")))
+    pick(page, "Confirm")
+    thanks = page.locator(BOT).filter(has_text="Thank you! See you at Nanshan Family Health Station")
+    expect(thanks).to_have_count(1)
+    # Reloading shows it once, not twice.
+    page.reload()
+    expect(page.locator(BOT).filter(has_text="Reminder:")).to_have_count(1)
+    page.wait_for_timeout(3500)  # a poll or more
+    expect(page.locator(BOT).filter(has_text="Reminder:")).to_have_count(1)
 
 
 def test_page_and_static_files_are_served_right(server: str) -> None:
