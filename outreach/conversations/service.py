@@ -159,7 +159,7 @@ class ConversationService:
             except NeedFact as need:
                 if self.facts is None:
                     raise
-                facts[need.key] = await self.facts.load(raw, contact_id, v, need.key, now)
+                facts[need.key] = await self.facts.load(raw, contact_id, view, need.key, now)
         else:
             raise RuntimeError(f"a turn asked for more than {MAX_FACTS} facts")
         view, state = v, st
