@@ -40,6 +40,7 @@ from outreach.errors import Conflict, NotFound
 from outreach.i18n import negotiate, translator
 from outreach.messages.models import Purpose
 from outreach.messages.schedule import Outbound
+from outreach.timeutil import from_driver
 
 P = ServicePoint.__table__  # type: ignore[attr-defined]
 A = Appointment.__table__  # type: ignore[attr-defined]
@@ -100,15 +101,6 @@ def _statements(dialect: str) -> dict[str, ClauseElement]:
 APPOINTMENT_STATEMENTS = Statements(_statements)
 
 
-def _utc(value: Any) -> datetime:
-    """A datetime column as the drivers return it: asyncpg an aware datetime, sqlite3 the
-    UTC text SQLAlchemy stored."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    assert isinstance(value, datetime)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _point(row: Sequence[Any]) -> Point:
     hours = json_value(row[6]) or {}
     return Point(
@@ -123,8 +115,8 @@ def _point(row: Sequence[Any]) -> Point:
 def _visit(row: Sequence[Any]) -> Visit:
     return Visit(
         id=int(row[0]), contact_id=int(row[1]), language=row[2], point_id=int(row[3]),
-        service_type=row[4], starts_at=_utc(row[5]), status=AppointmentStatus(row[6]),
-        confirmed_at=_utc(row[7]) if row[7] is not None else None, reschedules=int(row[8]),
+        service_type=row[4], starts_at=from_driver(row[5]), status=AppointmentStatus(row[6]),
+        confirmed_at=from_driver(row[7]) if row[7] is not None else None, reschedules=int(row[8]),
         point_name=json_value(row[9]), point_address=json_value(row[10]), timezone=row[11],
     )
 
@@ -190,7 +182,7 @@ class AppointmentStore:
             return {}
         rows = await raw.rows(self.sql["booked_counts"], {
             "pid": point.id, "lo": now, "hi": now + timedelta(days=days)})
-        taken = {_utc(r[0]): int(r[1]) for r in rows}
+        taken = {from_driver(r[0]): int(r[1]) for r in rows}
         free = {s: point.slot_capacity - taken.get(s, 0) for s in slots}
         return {s: n for s, n in free.items() if n > 0}
 

@@ -16,7 +16,7 @@ import logging
 import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from outreach.channels.base import Failure, Outgoing, SendError, SendResult, Sender
@@ -26,7 +26,7 @@ from outreach.messages.models import INITIATED, OutboxStatus, Purpose, Rank
 from outreach.messages.outbox_store import OUTBOX_STATEMENTS
 from outreach.messages.policy import Decision, SendPolicy, Verdict
 from outreach.phones import mask
-from outreach.timeutil import utcnow
+from outreach.timeutil import from_driver, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ class Dispatcher:
         claimed = [
             Claimed(id=r[0], key=r[1], contact_id=r[2], address=r[3], body=r[4], purpose=r[5],
                     attempts=r[6], choices=json_value(r[7]) or [], opted_out=bool(r[8]),
-                    expires_at=_aware(r[9]), timezone=r[10], topic=r[11])
+                    expires_at=from_driver(r[9]) if r[9] is not None else None, timezone=r[10], topic=r[11])
             for r in rows
         ]
         if not claimed:
@@ -222,7 +222,7 @@ class Dispatcher:
             })
         for cid, oid, sent_at, status in rows:
             if oid not in batch:  # this batch's rows count as they are let through
-                usage[cid].append((oid, _aware(sent_at), status))
+                usage[cid].append((oid, from_driver(sent_at) if sent_at is not None else None, status))
         return usage
 
     async def _hold(self, row: Claimed, decision: Decision) -> tuple[dict[str, Any], bool]:
@@ -310,15 +310,6 @@ class Dispatcher:
 # Messages that ask the person something (their choices are numbered).
 PROMPTING = frozenset({Purpose.reminder.value, Purpose.follow_up.value})
 _IN_FLIGHT = frozenset({OutboxStatus.sending.value, OutboxStatus.unknown.value})
-
-
-def _aware(value: Any) -> datetime | None:
-    """Driver datetimes as aware UTC (SQLite hands back naive UTC or text)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 async def opt_out_everywhere(raw: Raw, sql: dict[str, Any], contact_id: int, channel: str) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,7 +18,7 @@ from content import Library
 from outreach.messages.models import Purpose
 from outreach.regions import Regions
 from outreach.services import Services, build_services
-from outreach.timeutil import utcnow
+from outreach.timeutil import from_driver, utcnow
 from tests.channels.conftest import sms_settings
 from tests.factories import empty_database
 from tests.fakes.twilio import Fault, FakeTwilio
@@ -85,12 +85,6 @@ async def rows(services: Services) -> dict[str, dict[str, Any]]:
         return {r.idempotency_key: dict(r._mapping) for r in result}
 
 
-def aware(value: Any) -> datetime:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 async def test_quiet_hours_hold_what_the_service_starts_not_replies(
     engine: Services, fake_twilio: FakeTwilio
 ) -> None:
@@ -104,8 +98,8 @@ async def test_quiet_hours_hold_what_the_service_starts_not_replies(
     assert state["reply"]["status"] == "queued"
     held = state["reminder"]
     assert held["status"] == "pending" and held["error"] == "quiet hours" and held["attempts"] == 0
-    due_local = aware(held["due_at"]).astimezone(ZoneInfo(night))
-    assert (due_local.hour, due_local.minute) == (8, 0) and aware(held["due_at"]) > utcnow()
+    due_local = from_driver(held["due_at"]).astimezone(ZoneInfo(night))
+    assert (due_local.hour, due_local.minute) == (8, 0) and from_driver(held["due_at"]) > utcnow()
     # Nothing more goes out before then.
     assert await engine.dispatcher.drain_once() == 0
 
@@ -122,7 +116,7 @@ async def test_daily_cap_counts_the_persons_local_day(engine: Services, fake_twi
     assert sent == ["answer", "campaign-0", "campaign-1"]
     for key in ("campaign-2", "campaign-3"):
         assert state[key]["status"] == "pending" and state[key]["error"] == "daily cap reached"
-        due_local = aware(state[key]["due_at"]).astimezone(ZoneInfo(day))
+        due_local = from_driver(state[key]["due_at"]).astimezone(ZoneInfo(day))
         assert due_local.date() > utcnow().astimezone(ZoneInfo(day)).date()
         assert (due_local.hour, due_local.minute) == (8, 0)
     assert len([m for m in fake_twilio.messages if m["to"] == phone]) == 3
