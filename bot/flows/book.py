@@ -25,32 +25,27 @@ from bot.flows import onboarding
 from bot.flows.base import Step
 from bot.text import Keyword, as_number, keyword, normalize
 from bot.types import Choice
-from outreach.appointments.messages import REBOOK, parse_choice, summary, when
+from outreach.appointments.messages import (
+    REBOOK,
+    REMINDER_ACTIONS,
+    parse_choice,
+    plain,
+    service_title,
+    summary,
+    when,
+)
 from outreach.appointments.models import AppointmentStatus, Point, Visit
 
-# A reminder's answers by word; by number they are 1, 2, 3 in this order.
+# A reminder's answers by word; by number they are REMINDER_ACTIONS' order (1, 2, 3).
 REPLIES: dict[str, str] = {
     **dict.fromkeys(("confirm", "确认", "确定"), "confirm"),
     **dict.fromkeys(("change", "reschedule", "改期", "改时间"), "change"),
     **dict.fromkeys(("cancel", "取消"), "cancel"),
 }
-BY_NUMBER = ("confirm", "change", "cancel")
-
-
-def _plain(text: str) -> str:
-    """CLDR's narrow no-break spaces would make an English SMS UCS-2."""
-    return text.replace("\u202f", " ").replace("\u00a0", " ")
 
 
 def _local(start: datetime, tz: str) -> datetime:
     return start.astimezone(ZoneInfo(tz))
-
-
-def _service_title(ctx: Ctx, service: str) -> str:
-    try:
-        return ctx.t(ctx.engine.library.service_type(service).title)
-    except KeyError:
-        return service
 
 
 def _point_name(ctx: Ctx, point: Point) -> str:
@@ -147,7 +142,7 @@ class BookDay(Step):
 
     def choices(self, ctx: Ctx) -> list[Choice]:
         days = [Choice(f"day:{d.isoformat()}",
-                       _plain(format_skeleton("MMMEd", d, locale=ctx.locale)))
+                       plain(format_skeleton("MMMEd", d, locale=ctx.locale)))
                 for d in self._days(ctx)]
         return [*days, ctx.menu_choice()]
 
@@ -173,7 +168,7 @@ class BookSlot(Step):
         tz = ctx.state.data["tz"]
         slots = [
             Choice(f"at:{s.isoformat()}",
-                   f"{_plain(format_time(_local(s, tz), 'short', locale=ctx.locale))} ({n})")
+                   f"{plain(format_time(_local(s, tz), 'short', locale=ctx.locale))} ({n})")
             for s, n in self._slots(ctx)
         ]
         return [*slots, Choice("days", ctx.gettext("Another day")), ctx.menu_choice()]
@@ -204,7 +199,7 @@ class BookConfirm(Step):
         start = datetime.fromisoformat(data["start"])
         question = (ctx.gettext("Move your appointment to {when}?") if "appointment" in data
                     else ctx.gettext("Book {service} at {point} on {when}?"))
-        return question.format(service=_service_title(ctx, data["service"]), point=data["name"],
+        return question.format(service=service_title(ctx.engine.library, data["service"], ctx.locale), point=data["name"],
                                when=when(ctx.locale, start, data["tz"]))
 
     def choices(self, ctx: Ctx) -> list[Choice]:
@@ -240,7 +235,7 @@ class BookConfirm(Step):
         else:
             ctx.say(_("Booked: {service} at {point} on {when}. I will remind you before; send "
                       "MENU and choose My appointments to change or cancel it.").format(
-                service=_service_title(ctx, data["service"]), point=data["name"], when=moment))
+                service=service_title(ctx.engine.library, data["service"], ctx.locale), point=data["name"], when=moment))
         ctx.enter("menu")
 
 
@@ -342,7 +337,7 @@ def reminder_reply(ctx: Ctx, norm: str, prompt: str | None) -> bool:
                   normalize(_("Book a new time")): REBOOK}
         if kind == "reminder":
             action = REPLIES.get(norm) or labels.get(norm, "") or (
-                BY_NUMBER[number - 1] if number is not None and 1 <= number <= 3 else "")
+                REMINDER_ACTIONS[number - 1] if number is not None and 1 <= number <= 3 else "")
         else:  # the offer to rebook after a missed visit: 1, BOOK or its button
             rebook = number == 1 or keyword(norm) is Keyword.book or labels.get(norm) == REBOOK
             action = REBOOK if rebook else ""

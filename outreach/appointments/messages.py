@@ -47,8 +47,13 @@ def when(locale: str, starts_at: datetime, timezone: str) -> str:
     formatted = pattern.replace("{0}", format_time(local, "short", locale=locale)).replace(
         "{1}", format_date(local, "full", locale=locale)
     )
-    # CLDR puts a narrow no-break space before "AM": outside the GSM alphabet, it alone
-    # would turn an English SMS into UCS-2 and more than double its segments.
+    return plain(formatted)
+
+
+def plain(formatted: str) -> str:
+    """CLDR puts a narrow no-break space before "AM" (and no-break spaces elsewhere):
+    outside the GSM alphabet, one alone would turn an English SMS into UCS-2 and more
+    than double its segments."""
     return formatted.translate(_PLAIN_SPACES)
 
 
