@@ -51,7 +51,7 @@ class LinkPhone(_LinkStep):
         except InvalidPhoneNumber:
             self.prompt(ctx, _("That does not look like a mobile phone number."))
             return
-        if ctx.facts.get("phone_opted_out"):
+        if ctx.fact(f"phone_opted_out:{phone}"):
             ctx.say(_("That number has unsubscribed from our text messages, so I cannot send "
                       "it a code. Text START to us from it first, then try again."))
             ctx.enter("menu")

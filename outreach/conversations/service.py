@@ -42,8 +42,6 @@ from outreach.contacts.models import (
 from outreach.conversations.store import Raw, Statements, json_value, writer_for
 from content import segments
 from outreach.messages.models import InboxEvent, Outbox, OutboxStatus, Purpose
-from outreach.phones import InvalidPhoneNumber
-from outreach.phones import normalize as normalize_phone
 from outreach.questions.models import QuestionStatus, UnansweredQuestion
 from outreach.quizzes.models import AttemptStatus, QuizAnswer, QuizAttempt
 from outreach.timeutil import utcnow
@@ -144,8 +142,6 @@ class ConversationService:
             view.community = community
 
         facts: dict[str, Any] = {}
-        if state.step == "link.phone":
-            facts = await self._phone_facts(raw, body)
         # The engine asks for what it needs (NeedFact); each ask re-runs the turn from a
         # fresh copy of the contact and state, so nothing of an unfinished run leaks.
         for _ in range(MAX_FACTS):
@@ -157,9 +153,7 @@ class ConversationService:
                 )
                 break
             except NeedFact as need:
-                if self.facts is None:
-                    raise
-                facts[need.key] = await self.facts.load(raw, contact_id, view, need.key, now)
+                facts[need.key] = await self._fact(raw, contact_id, view, need.key, now)
         else:
             raise RuntimeError(f"a turn asked for more than {MAX_FACTS} facts")
         view, state = v, st
@@ -189,14 +183,16 @@ class ConversationService:
         )
         return TurnResult(contact_id, turn)
 
-    async def _phone_facts(self, raw: Raw, body: str) -> dict[str, Any]:
-        """What linking needs to know about the number typed: has it opted out?"""
-        try:
-            phone = normalize_phone(body, self.engine.default_region)
-        except InvalidPhoneNumber:
-            return {}
-        row = await raw.row(self.sql["find"], {"scheme": "tel", "path": phone})
-        return {"phone_opted_out": bool(row[5]) if row else False}
+    async def _fact(self, raw: Raw, contact_id: int, view: ContactView, key: str, now: Any) -> Any:
+        """What the engine asked for: the conversation's own facts here, the rest (booking)
+        from ``self.facts``."""
+        kind, _, rest = key.partition(":")
+        if kind == "phone_opted_out":  # linking: has the number typed opted out of SMS?
+            row = await raw.row(self.sql["find"], {"scheme": "tel", "path": rest})
+            return bool(row[5]) if row else False
+        if self.facts is None:
+            raise KeyError(f"no such fact: {key}")
+        return await self.facts.load(raw, contact_id, view, key, now)
 
 
 C = Contact.__table__  # type: ignore[attr-defined]
