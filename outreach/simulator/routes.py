@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from outreach.contacts.models import ContactUrn
+from outreach.conversations.store import json_value
 from outreach.messages.models import Outbox, OutboxStatus
 
 from outreach.services import Services
@@ -90,10 +91,7 @@ async def fetch_outbox(
             .limit(50)
         )).all()
     return SimulatorOutbox(messages=[
-        Delivered(id=r.id, text=r.body, choices=[ChoiceOut(**c) for c in _choices(r.choices)])
+        Delivered(id=r.id, text=r.body, choices=[ChoiceOut(**c) for c in json_value(r.choices) or []])
         for r in rows
     ])
 
-
-def _choices(value: Any) -> list[dict[str, str]]:
-    return list(json.loads(value) if isinstance(value, str) else value or [])
