@@ -63,7 +63,7 @@ class Worker:
             misfire_grace_time=max(1, int(self.tick)),
         )
         scheduler.add_job(
-            self.run_once, "interval", args=["outbox.expire", self._expire], seconds=30,
+            self.run_once, "interval", args=["outbox.expire", self.dispatcher.expire_due], seconds=30,
             id="outbox.expire", name="outbox.expire", coalesce=True, max_instances=1,
             misfire_grace_time=30,
         )
@@ -98,9 +98,6 @@ class Worker:
         if done:
             log.info("%s: %d rows", job, done)
         return done
-
-    async def _expire(self, raw: Raw) -> int:
-        return await self.dispatcher.expire_due(raw)
 
     async def _purge(self, raw: Raw) -> int:
         return await self.dispatcher.purge(raw, utcnow() - self.retention)

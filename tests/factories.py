@@ -52,6 +52,12 @@ async def create_token(services: Services, role: Role = Role.coordinator, name: 
     return token
 
 
+async def one(services: Services, sql: str, **params: Any) -> Any:
+    """The single row a query returns (fields by name)."""
+    async with services.db.connect() as conn:
+        return (await conn.execute(text(sql), params)).one()
+
+
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 

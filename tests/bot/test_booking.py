@@ -14,12 +14,7 @@ from outreach.messages.policy import SendPolicy
 from outreach.services import Services
 from outreach.timeutil import utcnow
 from tests.appointments import create_point
-from tests.factories import Chat
-
-
-async def one(services: Services, sql: str, **params: Any) -> Any:
-    async with services.db.connect() as conn:
-        return (await conn.execute(text(sql), params)).one()
+from tests.factories import Chat, one
 
 
 async def all_rows(services: Services, sql: str, **params: Any) -> list[Any]:

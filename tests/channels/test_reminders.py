@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import text
 
@@ -12,14 +11,10 @@ from outreach.messages.policy import SendPolicy
 from outreach.services import Services
 from outreach.timeutil import utcnow
 from tests.appointments import create_point
+from tests.factories import one
 from tests.channels.conftest import CHAT, SmsServer, TgServer, buttons
 
 PHONE = "+8613700137000"
-
-
-async def one(services: Services, sql: str, **params: Any) -> Any:
-    async with services.db.connect() as conn:
-        return (await conn.execute(text(sql), params)).one()
 
 
 async def book_far_ahead(services: Services, contact_id: int) -> int:
