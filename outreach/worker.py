@@ -25,7 +25,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from outreach.conversations.store import Raw, Writer
 from outreach.messages.dispatcher import Dispatcher
-from outreach.timeutil import utcnow
+from outreach.timeutil import Clock
 
 log = logging.getLogger(__name__)
 # A line per tick (every second) would drown the log; APScheduler's warnings still show.
@@ -41,12 +41,24 @@ class Worker:
         *,
         tick: float = 1.0,
         retention: timedelta = timedelta(days=30),
+        clock: Clock | None = None,
     ) -> None:
         self.writer = writer
         self.dispatcher = dispatcher
+        self._clock = clock
         self.tick = tick
         self.retention = retention
         self.scheduler: AsyncIOScheduler | None = None
+
+    @property
+    def clock(self) -> Clock:
+        """What the jobs reckon time by (the purge cutoff): the one given, else the
+        dispatcher's, so the cutoff and the stamps the dispatcher writes agree."""
+        return self._clock if self._clock is not None else self.dispatcher.clock
+
+    @clock.setter
+    def clock(self, clock: Clock | None) -> None:
+        self._clock = clock
 
     async def start(self) -> None:
         """Start sending and the recurring jobs (inside the running event loop)."""
@@ -100,4 +112,4 @@ class Worker:
         return done
 
     async def _purge(self, raw: Raw) -> int:
-        return await self.dispatcher.purge(raw, utcnow() - self.retention)
+        return await self.dispatcher.purge(raw, self.clock.now() - self.retention)

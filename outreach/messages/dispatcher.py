@@ -6,6 +6,9 @@ retried with the same idempotency key. On PostgreSQL claims use FOR UPDATE SKIP 
 so several processes never take one row. Every claimed row passes the send policy
 (``policy``) first: it may go out, wait (quiet hours, daily cap), expire or be
 dead-lettered.
+
+Time and chance come in from outside: ``clock`` (every "now" it claims, decides and
+records with) and ``rng`` (the retry jitter), so a test can fix both.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from outreach.messages.models import INITIATED, OutboxStatus, Purpose, Rank
 from outreach.messages.outbox_store import OUTBOX_STATEMENTS
 from outreach.messages.policy import Decision, SendPolicy, Verdict
 from outreach.phones import mask
-from outreach.timeutil import from_driver, utcnow
+from outreach.timeutil import SYSTEM_CLOCK, Clock, from_driver
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +65,10 @@ class Claimed:
     topic: str | None = None
 
 
-def backoff(attempt: int, base: float = 2.0, cap: float = 300.0) -> float:
-    """Exponential with jitter: attempt 1 waits 1–2 s, 2 up to 4 s, 3 up to 8 s … (≤ cap)."""
-    return random.uniform(base / 2, min(cap, base * 2 ** (attempt - 1)))
+def backoff(attempt: int, rng: random.Random, base: float = 2.0, cap: float = 300.0) -> float:
+    """Exponential with jitter drawn from ``rng``: attempt 1 waits 1–2 s, 2 up to 4 s,
+    3 up to 8 s … (≤ cap)."""
+    return rng.uniform(base / 2, min(cap, base * 2 ** (attempt - 1)))
 
 
 class Dispatcher:
@@ -79,8 +83,12 @@ class Dispatcher:
         lease: float = 60.0,
         policy: SendPolicy | None = None,
         loops: int = 2,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self.writer = writer
+        self.clock: Clock = clock if clock is not None else SYSTEM_CLOCK
+        self.rng = rng if rng is not None else random.Random()
         self.dialect = dialect.name
         self.sql = OUTBOX_STATEMENTS.for_dialect(dialect)
         self.policy = policy or SendPolicy()
@@ -134,7 +142,7 @@ class Dispatcher:
         return sum(tried)
 
     async def _drain(self, sender: Sender) -> int:
-        now = utcnow()
+        now = self.clock.now()
         async with self.writer.begin(None) as raw:
             rows = await raw.rows(
                 self.sql["claim"],
@@ -170,7 +178,8 @@ class Dispatcher:
             prompts = []
             for row, (outcome, opt_out) in zip(claimed, outcomes, strict=True):
                 if opt_out:
-                    await opt_out_everywhere(raw, self.sql, row.contact_id, sender.channel)
+                    await opt_out_everywhere(raw, self.sql, row.contact_id, sender.channel,
+                                             now=self.clock.now())
                 if row.purpose in PROMPTING and row.topic and outcome["sid"] is not None:
                     prompts.append({"cid": row.contact_id, "prompt": f"{row.purpose}:{row.topic}"})
             if prompts:
@@ -248,7 +257,7 @@ class Dispatcher:
             except SendError as exc:
                 return self._failed(row, exc)
         status = PROVIDER_STATUS.get(result.status, OutboxStatus.queued)
-        return self._outcome(row, status, sid=result.sid, sent_at=utcnow(),
+        return self._outcome(row, status, sid=result.sid, sent_at=self.clock.now(),
                              segments=result.segments or None), False
 
     def _failed(self, row: Claimed, exc: SendError) -> tuple[dict[str, Any], bool]:
@@ -261,8 +270,8 @@ class Dispatcher:
             )
             log.warning("message %s dead-lettered: %s", row.key, reason)
             return self._outcome(row, OutboxStatus.dead, error=reason, code=exc.code), False
-        wait = exc.delay if exc.delay is not None else backoff(row.attempts)
-        due = utcnow() + timedelta(seconds=wait)
+        wait = exc.delay if exc.delay is not None else backoff(row.attempts, self.rng)
+        due = self.clock.now() + timedelta(seconds=wait)
         if row.expires_at is not None and due >= row.expires_at:
             return self._outcome(row, OutboxStatus.expired, code=exc.code, error=(
                 f"expired before a retry: {exc.reason}")), False
@@ -270,8 +279,8 @@ class Dispatcher:
         log.info("message %s: %s; retry %d", row.key, exc.reason, row.attempts)
         return self._outcome(row, retry, error=exc.reason, code=exc.code, due_at=due), False
 
-    @staticmethod
     def _outcome(
+        self,
         row: Claimed,
         status: OutboxStatus,
         *,
@@ -293,18 +302,18 @@ class Dispatcher:
             "code": code,
             "segments": segments,
             "attempts": attempts,
-            "now": utcnow(),
+            "now": self.clock.now(),
         }
 
     async def expire_due(self, raw: Raw) -> int:
         """Mark every waiting row whose expiry has passed (the ``outbox.expire`` job)."""
-        return await raw.count(self.sql["expire"], {"now": utcnow()})
+        return await raw.count(self.sql["expire"], {"now": self.clock.now()})
 
     async def purge(self, raw: Raw, before: datetime) -> int:
         """Blank the bodies of finished messages last touched before ``before`` (the
         ``outbox.purge`` job): what we told someone about their reproductive health is
         not kept longer than it is useful. Keys and statuses stay."""
-        return await raw.count(self.sql["purge"], {"before": before, "now": utcnow()})
+        return await raw.count(self.sql["purge"], {"before": before, "now": self.clock.now()})
 
 
 # Messages that ask the person something (their choices are numbered).
@@ -312,9 +321,12 @@ PROMPTING = frozenset({Purpose.reminder.value, Purpose.follow_up.value})
 _IN_FLIGHT = frozenset({OutboxStatus.sending.value, OutboxStatus.unknown.value})
 
 
-async def opt_out_everywhere(raw: Raw, sql: dict[str, Any], contact_id: int, channel: str) -> None:
-    """The provider says this person opted out: silence on every channel, logged once."""
-    now = utcnow()
+async def opt_out_everywhere(raw: Raw, sql: dict[str, Any], contact_id: int, channel: str,
+                             *, now: datetime | None = None) -> None:
+    """The provider says this person opted out: silence on every channel, logged once
+    (at ``now``; default the system clock's)."""
+    if now is None:
+        now = SYSTEM_CLOCK.now()
     changed = await raw.row(sql["opt_out"], {"cid": contact_id, "was": False, "now_out": True, "now": now})
     if changed is not None:
         await raw.run(sql["consent_event"], {"cid": contact_id, "kind": ConsentKind.opted_out.value,
@@ -322,16 +334,18 @@ async def opt_out_everywhere(raw: Raw, sql: dict[str, Any], contact_id: int, cha
 
 
 async def apply_status(writer: Writer, dialect: Any, sid: str, provider_status: str,
-                       error_code: int | None) -> bool:
-    """A delivery-status callback: statuses only move forward; repeats change nothing."""
+                       error_code: int | None, *, clock: Clock | None = None) -> bool:
+    """A delivery-status callback: statuses only move forward; repeats change nothing.
+    Stamped with ``clock``'s now (default the system clock)."""
     status = PROVIDER_STATUS.get(provider_status)
     if status is None:
         return False
+    now = (clock if clock is not None else SYSTEM_CLOCK).now()
     sql = OUTBOX_STATEMENTS.for_dialect(dialect)
     async with writer.begin(None) as raw:
         row = await raw.row(sql["status"], {"sid": sid, "rank": Rank[status.name].value,
                                             "status": status.value, "code": error_code,
-                                            "now": utcnow()})
+                                            "now": now})
         if row is not None and error_code == OPTED_OUT_CODE:
-            await opt_out_everywhere(raw, sql, int(row[0]), "sms")
+            await opt_out_everywhere(raw, sql, int(row[0]), "sms", now=now)
     return row is not None

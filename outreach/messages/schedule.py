@@ -35,7 +35,7 @@ from content import segments
 from outreach.contacts.models import Consent, Contact, ContactUrn
 from outreach.conversations.store import Raw, Statements, Writer
 from outreach.messages.models import Outbox, OutboxStatus, Purpose
-from outreach.timeutil import utcnow
+from outreach.timeutil import SYSTEM_CLOCK, Clock
 
 O = Outbox.__table__  # type: ignore[attr-defined]
 C = Contact.__table__  # type: ignore[attr-defined]
@@ -120,11 +120,13 @@ class Audience:
 
 
 class Outbound:
-    """Schedules outbox rows; one per database dialect."""
+    """Schedules outbox rows; one per database dialect. ``clock`` stamps the rows it
+    writes (created/updated); due and expiry times are the caller's."""
 
-    def __init__(self, dialect: Any) -> None:
+    def __init__(self, dialect: Any, *, clock: Clock | None = None) -> None:
         self.dialect = dialect
         self.sql = STATEMENTS.for_dialect(dialect)
+        self.clock: Clock = clock if clock is not None else SYSTEM_CLOCK
 
     async def enqueue(
         self,
@@ -144,7 +146,7 @@ class Outbound:
         Returns the new row's id; None when ``key`` was already scheduled or the contact
         has no channel to reach them on."""
         info = segments(body)
-        now = utcnow()
+        now = self.clock.now()
         row = await raw.row(self.sql["enqueue"], {
             "key": key, "cid": contact_id, "purpose": purpose.value, "body": body,
             "choices": choices, "encoding": info.encoding, "segments": info.segments,
@@ -155,7 +157,7 @@ class Outbound:
     async def withdraw(self, raw: Raw, topic: str, reason: str) -> int:
         """Cancel what is still waiting to go out about ``topic``; how many rows."""
         return await raw.count(self.sql["withdraw"], {"topic": topic, "reason": reason,
-                                                      "now": utcnow()})
+                                                      "now": self.clock.now()})
 
     def fan_out_statement(
         self,
@@ -172,7 +174,7 @@ class Outbound:
         """The INSERT … SELECT for one chunk of contact ids (``lo`` ≤ id < ``hi``)."""
         if default_locale not in bodies:
             raise ValueError(f"no body for the default locale {default_locale}")
-        now = utcnow()
+        now = self.clock.now()
         values: dict[str, Any] = {"now": now, "due_at": due_at, "expires_at": expires_at}
         body_cases, enc_cases, seg_cases = [], [], []
         for i, (locale, text) in enumerate(sorted(bodies.items())):

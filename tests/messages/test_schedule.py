@@ -3,6 +3,7 @@ and fan-out to many people in SQL (languages, audience, idempotent re-runs, prog
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -10,7 +11,7 @@ from sqlalchemy import text
 from outreach.messages.models import Purpose
 from outreach.messages.schedule import Audience
 from outreach.services import Services
-from outreach.timeutil import utcnow
+from outreach.timeutil import ManualClock, from_driver, utcnow
 
 
 async def people(services: Services) -> None:
@@ -101,3 +102,27 @@ async def test_enqueue_and_withdraw(services: Services) -> None:
         assert await services.outbound.withdraw(raw, "appointment:1", "cancelled") == 0
     rows = await outbox(services)
     assert [(r.channel, r.address, r.status) for r in rows] == [("telegram", "u2", "cancelled")]
+
+
+async def test_rows_are_stamped_by_the_outbounds_clock(services: Services) -> None:
+    await people(services)
+    at = datetime(2026, 3, 10, 14, 30, tzinfo=UTC)
+    clock = ManualClock(at)
+    services.outbound.clock = clock
+    writer = services.conversations.writer
+    async with writer.begin(None) as raw:
+        assert await services.outbound.enqueue(
+            raw, key="r:1", contact_id=1, purpose=Purpose.reminder, body="Reminder",
+            due_at=at + timedelta(days=1), topic="appointment:1") is not None
+    assert await services.outbound.fan_out(
+        writer, key_prefix="c:9", purpose=Purpose.campaign, bodies={"en": "Hello"},
+        default_locale="en", due_at=at, audience=Audience(district="futian")) == 2
+    clock.advance(timedelta(hours=1))
+    async with writer.begin(None) as raw:
+        assert await services.outbound.withdraw(raw, "appointment:1", "cancelled") == 1
+    async with services.db.connect() as conn:
+        stamps = {r.idempotency_key: (from_driver(r.created_at), from_driver(r.updated_at))
+                  for r in await conn.execute(text(
+                      "SELECT idempotency_key, created_at, updated_at FROM outbox"))}
+    later = at + timedelta(hours=1)
+    assert stamps == {"r:1": (at, later), "c:9:5": (at, at), "c:9:7": (at, at)}
