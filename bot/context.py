@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from bot.types import Choice, ContactView, DialogState, Event, NeedFact, Turn
+from bot.contract import Choice, ContactView, DialogState, Event, Turn
+from bot.requests import NeedAnswer, Request
 from outreach.i18n import SUPPORTED_LOCALES, Translator
 
 if TYPE_CHECKING:
     from bot.engine import Engine
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -21,13 +24,14 @@ class Ctx:
     state: DialogState
     turn: Turn
     rng: random.Random
+    # The turn's clock reading (the service's clock, never the wall's).
+    now: datetime
     # The language the channel suggests (e.g. Telegram's language_code), if any.
     hint: str | None = None
     # The channel the message came on (sim, sms, telegram).
     channel: str | None = None
-    # What the service looked up for this turn (e.g. whether a phone number opted out).
-    facts: dict[str, Any] = field(default_factory=dict)
-    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # What the service answered so far this turn (see ``bot.requests``).
+    answers: dict[Request[Any], Any] = field(default_factory=dict)
 
     @property
     def locale(self) -> str:
@@ -53,11 +57,12 @@ class Ctx:
         """A content text in the person's language."""
         return self.engine.library.t(localized, self.locale)
 
-    def fact(self, key: str) -> Any:
-        """What the service knows (or did) for ``key`` in this turn; asks for it first."""
-        if key not in self.facts:
-            raise NeedFact(key)
-        return self.facts[key]
+    def ask(self, request: Request[T]) -> T:
+        """The service's answer to ``request`` in this turn; asks for it first (the turn
+        is then replayed with the answer: see the replay rule in ``bot.requests``)."""
+        if request not in self.answers:
+            raise NeedAnswer(request)
+        return cast(T, self.answers[request])
 
     def goto(self, step: str, **data: Any) -> None:
         self.state.step = step

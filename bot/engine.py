@@ -1,14 +1,16 @@
 """The dialog engine: one inbound message and the contact's state in, replies and events out.
 
-It is pure: no database, no network, no channel SDK. The service loads the contact,
-calls ``handle`` and persists what changed (contact fields, dialog state, events) in one
-transaction. Every channel (simulator, SMS, Telegram) goes through here.
+It is pure: no database, no network, no channel SDK, no wall clock. The service loads the
+contact, calls ``handle`` and persists what changed (contact fields, dialog state,
+events) in one transaction. What a step needs from the service mid-turn it asks for with
+a typed request (``bot.requests``), under the replay rule written there. Every channel
+(simulator, SMS, Telegram) goes through here.
 """
 
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +18,10 @@ from bot.context import Ctx
 from bot.flows import ask, book, learn, link, menu, onboarding, quiz
 from bot.flows.base import Step
 from bot.text import OPT_IN_ONLY, Keyword, keyword, normalize, pick
-from bot.types import ConsentChanged, ContactView, DialogState, Turn
+from bot.contract import ConsentChanged, ContactView, DialogState, Turn
+from bot.requests import Request
 from content import FaqMatcher, Library
-from outreach.contacts.models import ConsentKind
+from outreach.contacts.enums import ConsentKind
 from outreach.i18n import Translator, negotiate, translator
 from outreach.regions import Regions
 
@@ -87,27 +90,31 @@ class Engine:
         contact: ContactView,
         state: DialogState,
         text: str,
-        rng: random.Random | None = None,
-        hint: str | None = None,
         *,
+        now: datetime,
+        rng: random.Random,
+        hint: str | None = None,
         channel: str | None = None,
-        facts: dict[str, Any] | None = None,
-        now: datetime | None = None,
+        answers: dict[Request[Any], Any] | None = None,
     ) -> Turn:
         """Read one message. ``contact`` and ``state`` are updated in place.
 
-        ``hint`` is a language tag the channel knows (Telegram's ``language_code``): the
-        language offered first to someone new."""
+        ``now`` and ``rng`` are the caller's clock reading and random source (the engine
+        reads neither the wall clock nor a global random state, so a turn is a function
+        of its inputs). ``hint`` is a language tag the channel knows (Telegram's
+        ``language_code``): the language offered first to someone new. ``answers``: what
+        the service answered so far this turn; a step that needs more raises
+        ``NeedAnswer`` (see the replay rule in ``bot.requests``)."""
         ctx = Ctx(
-            self,
-            contact,
-            state,
-            Turn(),
-            rng or random.SystemRandom(),
-            (negotiate(hint, "") or None) if hint else None,
-            channel,
-            facts or {},
-            now or datetime.now(UTC),
+            engine=self,
+            contact=contact,
+            state=state,
+            turn=Turn(),
+            rng=rng,
+            now=now,
+            hint=(negotiate(hint, "") or None) if hint else None,
+            channel=channel,
+            answers=answers if answers is not None else {},
         )
         norm = normalize(text)
         kw = keyword(norm)

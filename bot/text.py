@@ -6,7 +6,7 @@ import re
 import unicodedata
 from enum import StrEnum
 
-from bot.types import Choice
+from bot.contract import Choice
 
 
 class Keyword(StrEnum):

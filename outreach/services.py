@@ -11,10 +11,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import Engine
 from content import Library, load_library
-from outreach.appointments.facts import BookingFacts
 from outreach.appointments.store import AppointmentStore
 from outreach.channels.telegram import TelegramChannel
 from outreach.channels.twilio import TwilioChannel
+from outreach.conversations.answers import Answers, register_appointments
 from outreach.conversations.service import ConversationService
 from outreach.db import create_engine, create_sessionmaker
 from outreach.messages.dispatcher import Dispatcher
@@ -117,7 +117,9 @@ def build_services(
         default_locale=settings.default_locale,
         reminder_offsets=settings.reminder_offset_list,
     )
-    conversations = ConversationService(bot, db, facts=BookingFacts(appointments))
+    answers = Answers()
+    register_appointments(answers, appointments)
+    conversations = ConversationService(bot, db, answers=answers)
     dispatcher = Dispatcher(
         conversations.writer,
         db.dialect,

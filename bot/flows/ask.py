@@ -6,7 +6,7 @@ from bot.context import Ctx
 from bot.flows.base import Step, reprompt
 from bot.flows.learn import source_line
 from bot.text import as_number, has_words
-from bot.types import Choice, QuestionUnanswered
+from bot.contract import Choice, QuestionUnanswered
 
 
 class Ask(Step):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.context import Ctx
-from bot.types import Choice
+from bot.contract import Choice
 
 
 class Step:

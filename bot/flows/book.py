@@ -2,7 +2,7 @@
 
 Book → service → point (the person's district first) → day → time with a free place →
 confirm. The service points, free places and the booking itself come from the service
-through ``ctx.fact`` (see ``outreach.appointments.facts``): the booking is made under the
+through ``ctx.ask`` (typed requests, ``bot.requests``): the booking is made under the
 slot's lock in the same transaction as this turn, so "booked" is never said about a
 place someone else took a moment earlier.
 
@@ -24,8 +24,8 @@ from bot.context import Ctx
 from bot.flows import onboarding
 from bot.flows.base import Step
 from bot.text import Keyword, as_number, keyword, normalize
-from bot.types import Choice
-from outreach.appointments.messages import (
+from bot.contract import Choice
+from outreach.appointments.texts import (
     REBOOK,
     REMINDER_ACTIONS,
     parse_choice,
@@ -34,7 +34,17 @@ from outreach.appointments.messages import (
     summary,
     when,
 )
-from outreach.appointments.models import AppointmentStatus, Point, Visit
+from bot.requests import (
+    AppointmentOf,
+    Book,
+    Cancel,
+    Confirm,
+    FreePlaces,
+    PointsOffering,
+    Reschedule,
+    UpcomingAppointments,
+)
+from outreach.appointments.views import AppointmentStatus, Point, Visit
 
 # A reminder's answers by word; by number they are REMINDER_ACTIONS' order (1, 2, 3).
 REPLIES: dict[str, str] = {
@@ -57,7 +67,7 @@ def start(ctx: Ctx) -> None:
 
 
 def choose_point(ctx: Ctx, service: str) -> None:
-    if not ctx.fact(f"points:{service}"):
+    if not ctx.ask(PointsOffering(service)):
         ctx.say(ctx.gettext("No service point offers this near you yet. Please ask a health "
                             "worker, or choose another service."))
         ctx.enter(BookService.name)
@@ -70,7 +80,7 @@ def choose_day(ctx: Ctx, service: str, point: int, tz: str, name: str,
     data: dict[str, Any] = {"service": service, "point": point, "tz": tz, "name": name}
     if appointment is not None:
         data["appointment"] = appointment
-    if not ctx.fact(f"slots:{point}"):
+    if not ctx.ask(FreePlaces(point)):
         ctx.say(ctx.gettext("There are no free places at {point} in the next 14 days.").format(
             point=name))
         if appointment is None:
@@ -82,7 +92,7 @@ def choose_day(ctx: Ctx, service: str, point: int, tz: str, name: str,
 
 
 def _free(ctx: Ctx) -> dict[datetime, int]:
-    return ctx.fact(f"slots:{ctx.state.data['point']}") or {}
+    return ctx.ask(FreePlaces(ctx.state.data["point"])) or {}
 
 
 class BookService(Step):
@@ -109,8 +119,7 @@ class BookPoint(Step):
         return ctx.gettext("Where would you like to go? Service points near you come first.")
 
     def _points(self, ctx: Ctx) -> list[Point]:
-        points: list[Point] = ctx.fact(f"points:{ctx.state.data['service']}")
-        return points
+        return ctx.ask(PointsOffering(ctx.state.data["service"]))
 
     def choices(self, ctx: Ctx) -> list[Choice]:
         label = ctx.gettext("{point}, {address}")
@@ -221,9 +230,10 @@ class BookConfirm(Step):
             return
         _ = ctx.gettext
         if "appointment" in data:
-            done = ctx.fact(f"reschedule:{data['appointment']}:{start}")
+            done = ctx.ask(Reschedule(data["appointment"], datetime.fromisoformat(start)))
         else:
-            done = ctx.fact(f"book:{data['point']}:{data['service']}:{start}") is not None
+            done = ctx.ask(Book(data["point"], data["service"],
+                                datetime.fromisoformat(start))) is not None
         if not done:
             ctx.say(_("Sorry, that time was just taken. Please choose another."))
             choose_day(ctx, **data)
@@ -243,8 +253,7 @@ class MyAppointments(Step):
     name = "appts"
 
     def _visits(self, ctx: Ctx) -> list[Visit]:
-        visits: list[Visit] = ctx.fact("appointments")
-        return visits
+        return ctx.ask(UpcomingAppointments())
 
     def text(self, ctx: Ctx) -> str:
         if not self._visits(ctx):
@@ -269,7 +278,7 @@ class AppointmentItem(Step):
     name = "appts.item"
 
     def _visit(self, ctx: Ctx) -> Visit | None:
-        visit: Visit | None = ctx.fact(f"appointment:{ctx.state.data['appointment']}")
+        visit = ctx.ask(AppointmentOf(ctx.state.data["appointment"]))
         return visit if visit is not None and visit.status == AppointmentStatus.booked else None
 
     def prompt(self, ctx: Ctx, notice: str | None = None) -> None:
@@ -309,12 +318,12 @@ def act(ctx: Ctx, visit: Visit, action: str) -> None:
     elif action == REBOOK:
         choose_day(ctx, visit.service_type, visit.point_id, visit.timezone, name)
     elif action == "confirm":
-        ctx.fact(f"confirm:{visit.id}")
+        ctx.ask(Confirm(visit.id))
         ctx.say(_("Thank you! See you at {point} on {when}.").format(
             point=name, when=when(ctx.locale, visit.starts_at, visit.timezone)))
         onboarding.resume(ctx)
     else:
-        ctx.fact(f"cancel:{visit.id}")
+        ctx.ask(Cancel(visit.id))
         ctx.say(_("Your appointment is cancelled. You can book again at any time: send BOOK."))
         onboarding.resume(ctx)
 
@@ -345,7 +354,7 @@ def reminder_reply(ctx: Ctx, norm: str, prompt: str | None) -> bool:
             return False
     else:
         return False
-    visit: Visit | None = ctx.fact(f"appointment:{appointment}")
+    visit = ctx.ask(AppointmentOf(appointment))
     if visit is None or visit.status != AppointmentStatus.booked and action != REBOOK:
         ctx.say(ctx.gettext("That appointment is no longer booked."))
         onboarding.resume(ctx)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.context import Ctx
 from bot.flows.base import Step
-from bot.types import Choice
+from bot.contract import Choice
 
 
 def source_line(ctx: Ctx, clause: str) -> str:

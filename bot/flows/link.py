@@ -12,8 +12,9 @@ from datetime import datetime, timedelta
 
 from bot.context import Ctx
 from bot.flows.base import Step
+from bot.requests import PhoneOptedOut
 from bot.text import normalize
-from bot.types import Choice, LinkCodeIssued, LinkVerified
+from bot.contract import Choice, LinkCodeIssued, LinkVerified
 from outreach.phones import InvalidPhoneNumber, mask
 from outreach.phones import normalize as normalize_phone
 
@@ -51,7 +52,7 @@ class LinkPhone(_LinkStep):
         except InvalidPhoneNumber:
             self.prompt(ctx, _("That does not look like a mobile phone number."))
             return
-        if ctx.fact(f"phone_opted_out:{phone}"):
+        if ctx.ask(PhoneOptedOut(phone)):
             ctx.say(_("That number has unsubscribed from our text messages, so I cannot send "
                       "it a code. Text START to us from it first, then try again."))
             ctx.enter("menu")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.context import Ctx
 from bot.flows.base import Step
 from bot.flows.onboarding import Language, resume
-from bot.types import Choice
+from bot.contract import Choice
 
 
 class Menu(Step):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from bot.context import Ctx
 from bot.flows.base import Step
-from bot.types import Choice, ConsentChanged
-from outreach.contacts.models import Consent, ConsentKind
+from bot.contract import Choice, ConsentChanged
+from outreach.contacts.enums import Consent, ConsentKind
 from outreach.i18n import LANGUAGE_NAMES, SUPPORTED_LOCALES
 
 

@@ -8,7 +8,7 @@ from collections import defaultdict
 from bot.context import Ctx
 from bot.flows.base import Step
 from bot.flows.learn import source_line
-from bot.types import Choice, QuizAbandoned, QuizAnswered, QuizCompleted, QuizStarted
+from bot.contract import Choice, QuizAbandoned, QuizAnswered, QuizCompleted, QuizStarted
 
 
 def draw(ctx: Ctx) -> list[str]:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -18,24 +16,15 @@ from pydantic import field_validator, model_validator
 from sqlalchemy import JSON, Column, Index, String
 from sqlmodel import Field, SQLModel
 
+from outreach.appointments.views import AppointmentStatus, Localized, OpeningHours
 from outreach.timeutil import utcnow
 
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # Every point is named in these locales: they are the ones the bot speaks.
 REQUIRED_LOCALES: tuple[str, ...] = ("zh_Hans", "en")
 
-Localized = dict[str, str]
-# {"mon": [["08:30", "11:30"], ["14:00", "17:00"]], ...}; a missing day is closed.
-OpeningHours = dict[str, list[tuple[str, str]]]
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-
-
-class AppointmentStatus(StrEnum):
-    booked = "booked"  # a place is held; reminders are pending
-    cancelled = "cancelled"  # the person cancelled it; the place is free again
-    attended = "attended"  # the person came: a service record exists
-    no_show = "no_show"  # the person did not come: they were offered to rebook
 
 
 # --- validation shared by the create and update schemas -------------------------------
@@ -269,50 +258,3 @@ class ServiceRecordPublic(SQLModel):
     date: dt.date
     appointment_id: int | None
     created_at: dt.datetime
-
-
-# --- what the raw store hands out -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Point:
-    """An active point as the bot offers it."""
-
-    id: int
-    name: Localized
-    address: Localized
-    city: str
-    district: str
-    timezone: str
-    opening_hours: OpeningHours
-    services: tuple[str, ...]
-    slot_minutes: int
-    slot_capacity: int
-    active: bool
-
-
-@dataclass(frozen=True)
-class Visit:
-    """One appointment with what a message about it says: which service, where, when."""
-
-    id: int
-    contact_id: int
-    language: str | None
-    point_id: int
-    service_type: str
-    starts_at: dt.datetime
-    status: AppointmentStatus
-    confirmed_at: dt.datetime | None
-    reschedules: int
-    point_name: Localized
-    point_address: Localized
-    timezone: str
-
-    @property
-    def topic(self) -> str:
-        """The outbox topic of its reminders and follow-up."""
-        return f"appointment:{self.id}"
-
-    @property
-    def local_start(self) -> dt.datetime:
-        return self.starts_at.astimezone(ZoneInfo(self.timezone))

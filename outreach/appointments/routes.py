@@ -26,10 +26,10 @@ from outreach.appointments.models import (
     ServicePointUpdate,
     ServiceRecord,
     ServiceRecordPublic,
-    Visit,
 )
 from outreach.appointments.slots import day_bounds, local_date
 from outreach.appointments.store import AppointmentStore
+from outreach.appointments.views import Visit
 from outreach.contacts.models import Contact
 from outreach.errors import NotFound, OutreachError
 from outreach.services import Services

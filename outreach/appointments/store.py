@@ -24,16 +24,10 @@ from sqlalchemy import Dialect, bindparam, func, insert, select, update
 from sqlalchemy.sql import ClauseElement
 
 from content import Library
-from outreach.appointments import messages
-from outreach.appointments.models import (
-    Appointment,
-    AppointmentStatus,
-    Point,
-    ServicePoint,
-    ServiceRecord,
-    Visit,
-)
+from outreach.appointments import texts
+from outreach.appointments.models import Appointment, ServicePoint, ServiceRecord
 from outreach.appointments.slots import is_slot, local_date, upcoming_slots
+from outreach.appointments.views import AppointmentStatus, Point, Visit
 from outreach.contacts.models import Contact
 from outreach.conversations.store import Prepared, Raw, Statements, json_value
 from outreach.errors import Conflict, NotFound
@@ -286,8 +280,8 @@ class AppointmentStore:
         if visit is None or visit.status != AppointmentStatus.booked:
             return []
         tr = translator(self._locale(visit), self.locales_dir)
-        body = messages.reminder_text(tr, self.library, visit)
-        choices = messages.reminder_choices(tr, visit)
+        body = texts.reminder_text(tr, self.library, visit)
+        choices = texts.reminder_choices(tr, visit)
         ids: list[int] = []
         for offset in self.reminder_offsets:
             due = visit.starts_at - offset
@@ -358,7 +352,7 @@ class AppointmentStore:
         tr = translator(self._locale(visit), self.locales_dir)
         return await self.outbound.enqueue(
             raw, key=f"appointment:{visit.id}:no_show", contact_id=visit.contact_id,
-            purpose=Purpose.follow_up, body=messages.no_show_text(tr, self.library, visit),
+            purpose=Purpose.follow_up, body=texts.no_show_text(tr, self.library, visit),
             due_at=now, expires_at=now + FOLLOW_UP_TTL, topic=visit.topic,
-            choices=messages.no_show_choices(tr, visit),
+            choices=texts.no_show_choices(tr, visit),
         )

@@ -16,7 +16,7 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from bot.types import Reply
+from bot.contract import Reply
 from content.sms import GSM7_SINGLE, Encoding, segments
 
 __all__ = ["SmsPart", "render", "sms_parts", "split"]

@@ -3,31 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from outreach.contacts.enums import Consent, ConsentKind, Direction
 from outreach.timeutil import utcnow
 
-
-class Consent(StrEnum):
-    pending = "pending"  # not yet asked, or asked and not answered
-    granted = "granted"  # agreed that we keep what the service needs
-    declined = "declined"  # refused: nothing but the refusal is kept
-
-
-class ConsentKind(StrEnum):
-    granted = "granted"  # consent given during onboarding
-    declined = "declined"  # consent refused during onboarding
-    opted_out = "opted_out"  # STOP and its synonyms: silence on every channel
-    opted_in = "opted_in"  # START after an opt-out
-
-
-class Direction(StrEnum):
-    inbound = "in"  # from the person to us
-    outbound = "out"  # from us to the person
+__all__ = ["Consent", "ConsentKind", "Direction"]  # re-exported: the columns use them
 
 
 class ContactBase(SQLModel):

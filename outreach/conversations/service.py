@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import ClauseElement
 
 from bot import ContactView, DialogState, Engine, Reply, Turn
-from bot.types import (
-    NeedFact,
+from bot.requests import NeedAnswer, Request
+from bot.contract import (
     ConsentChanged,
     Event,
     LinkCodeIssued,
@@ -39,6 +39,7 @@ from outreach.contacts.models import (
     Direction,
     Message,
 )
+from outreach.conversations.answers import Answers, Asker, register_contacts
 from outreach.conversations.store import Raw, Statements, json_value, writer_for
 from content import segments
 from outreach.messages.models import InboxEvent, Outbox, OutboxStatus, Purpose
@@ -67,13 +68,8 @@ class TurnResult:
     turn: Turn
 
 
-class Facts(Protocol):
-    """Looks up (or does, in the turn's transaction) what the engine asks for."""
-
-    async def load(self, raw: Raw, contact_id: int, view: ContactView, key: str, now: Any) -> Any: ...
-
-
-MAX_FACTS = 8
+# More requests than this in one turn is a loop in a step, not a conversation.
+MAX_REQUESTS = 8
 
 
 class ConversationService:
@@ -83,10 +79,11 @@ class ConversationService:
         db: AsyncEngine,
         *,
         rng: random.Random | None = None,
-        facts: Facts | None = None,
+        answers: Answers | None = None,
     ) -> None:
         self.engine = engine
-        self.facts = facts
+        self.answers = answers or Answers()
+        register_contacts(self.answers, self.find)
         self.db = db
         self.writer = writer_for(db)
         self.sql = _STATEMENTS.for_dialect(db.dialect)
@@ -141,21 +138,24 @@ class ConversationService:
         if community:
             view.community = community
 
-        facts: dict[str, Any] = {}
-        # The engine asks for what it needs (NeedFact); each ask re-runs the turn from a
-        # fresh copy of the contact and state, so nothing of an unfinished run leaks.
-        for _ in range(MAX_FACTS):
+        answers: dict[Request[Any], Any] = {}
+        asker = Asker(contact_id, replace(view), now)
+        # The replay rule (bot.requests): each run starts from a fresh copy of the contact
+        # and state and the same random draws, so nothing of an unfinished run leaks and
+        # the replay takes the same path up to the request it found answered.
+        seed = self.rng.getrandbits(64)
+        for _ in range(MAX_REQUESTS):
             v, st = replace(view), DialogState(state.step, dict(state.data))
             try:
                 turn = self.engine.handle(
-                    v, st, body, self.rng, hint=hint, channel=address.channel, facts=facts,
-                    now=now,
+                    v, st, body, now=now, rng=random.Random(seed), hint=hint,
+                    channel=address.channel, answers=answers,
                 )
                 break
-            except NeedFact as need:
-                facts[need.key] = await self._fact(raw, contact_id, view, need.key, now)
+            except NeedAnswer as need:
+                answers[need.request] = await self.answers.answer(raw, asker, need.request)
         else:
-            raise RuntimeError(f"a turn asked for more than {MAX_FACTS} facts")
+            raise RuntimeError(f"a turn asked for more than {MAX_REQUESTS} answers")
         view, state = v, st
 
         for event in turn.events:
@@ -183,16 +183,9 @@ class ConversationService:
         )
         return TurnResult(contact_id, turn)
 
-    async def _fact(self, raw: Raw, contact_id: int, view: ContactView, key: str, now: Any) -> Any:
-        """What the engine asked for: the conversation's own facts here, the rest (booking)
-        from ``self.facts``."""
-        kind, _, rest = key.partition(":")
-        if kind == "phone_opted_out":  # linking: has the number typed opted out of SMS?
-            row = await raw.row(self.sql["find"], {"scheme": "tel", "path": rest})
-            return bool(row[5]) if row else False
-        if self.facts is None:
-            raise KeyError(f"no such fact: {key}")
-        return await self.facts.load(raw, contact_id, view, key, now)
+    async def find(self, raw: Raw, scheme: str, path: str) -> Any:
+        """The contact at an address (its row, read by column name), or None."""
+        return await raw.row(self.sql["find"], {"scheme": scheme, "path": path})
 
 
 C = Contact.__table__  # type: ignore[attr-defined]

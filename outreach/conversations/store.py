@@ -222,6 +222,8 @@ class SqliteWriter:
 
     def __init__(self, database: str, retry_for: float = 10.0) -> None:
         self.conn = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+        # Rows read by column name, as asyncpg's records are.
+        self.conn.row_factory = sqlite3.Row
         for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=0"):
             self.conn.execute(f"PRAGMA {pragma}")
         self.retry_for = retry_for

@@ -7,7 +7,7 @@ acknowledgement loses nothing: the replies are outbox rows that the dispatcher s
 
 from __future__ import annotations
 
-from bot.types import ConsentChanged
+from bot.contract import ConsentChanged
 from outreach.channels.sms_text import sms_parts
 from outreach.contacts.models import ConsentKind
 from outreach.conversations.service import Address, ConversationService

@@ -7,7 +7,7 @@ turn keeps within Telegram's one-message-a-second-per-chat limit and reads natur
 
 from __future__ import annotations
 
-from bot.types import ConsentChanged, Reply
+from bot.contract import ConsentChanged, Reply
 from outreach.channels.telegram import MAX_TEXT, TelegramChannel, TelegramInput
 from outreach.contacts.models import ConsentKind
 from outreach.conversations.service import Address, ConversationService

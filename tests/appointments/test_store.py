@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import col, select
 
-from outreach.appointments.models import Appointment, AppointmentStatus
+from outreach.appointments.models import Appointment
+from outreach.appointments.views import AppointmentStatus
 from outreach.db import transaction
 from outreach.messages.models import OutboxStatus, Purpose
 from outreach.services import Services

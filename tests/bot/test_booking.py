@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
-from outreach.appointments.models import AppointmentStatus
+from outreach.appointments.views import AppointmentStatus
 from outreach.messages.policy import SendPolicy
 from outreach.services import Services
 from outreach.timeutil import utcnow

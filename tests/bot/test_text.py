@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from bot.text import Keyword, as_number, has_words, keyword, normalize, pick
-from bot.types import Choice
+from bot.contract import Choice
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.types import Choice, Reply
+from bot.contract import Choice, Reply
 from content import segments
 from outreach.channels.sms_text import SmsPart, render, sms_parts, split
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from content import Library, segments
-from outreach.appointments import messages
-from outreach.appointments.models import AppointmentStatus, Visit
+from outreach.appointments import texts
+from outreach.appointments.views import AppointmentStatus, Visit
 from outreach.i18n import translator
 from outreach.settings import Settings
 
@@ -28,13 +28,13 @@ def visit(**overrides: object) -> Visit:
 
 def test_when_is_on_the_points_clock() -> None:
     starts = datetime(2026, 3, 2, 1, 30, tzinfo=UTC)
-    assert messages.when("en", starts, "Asia/Shanghai") == "Monday, March 2, 2026, 9:30 AM"
-    assert messages.when("zh_Hans", starts, "Asia/Shanghai") == "2026年3月2日星期一 09:30"
-    assert messages.when("en", starts, "Europe/Berlin") == "Monday, March 2, 2026, 2:30 AM"
+    assert texts.when("en", starts, "Asia/Shanghai") == "Monday, March 2, 2026, 9:30 AM"
+    assert texts.when("zh_Hans", starts, "Asia/Shanghai") == "2026年3月2日星期一 09:30"
+    assert texts.when("en", starts, "Europe/Berlin") == "Monday, March 2, 2026, 2:30 AM"
 
 
 def test_english_reminder(library: Library) -> None:
-    text = messages.reminder_text(translator("en", LOCALES), library, visit())
+    text = texts.reminder_text(translator("en", LOCALES), library, visit())
     assert text.splitlines() == [
         "Reminder: Free pregnancy & IUD checkup on Monday, March 2, 2026, 9:30 AM.",
         "Where: Nanshan Family Health Station, 1 Nanshan Avenue.",
@@ -45,7 +45,7 @@ def test_english_reminder(library: Library) -> None:
 
 
 def test_chinese_reminder_names_the_point_and_time_in_chinese(library: Library) -> None:
-    text = messages.reminder_text(translator("zh_Hans", LOCALES), library, visit(language="zh_Hans"))
+    text = texts.reminder_text(translator("zh_Hans", LOCALES), library, visit(language="zh_Hans"))
     assert "免费孕情环情检查" in text
     assert "2026年3月2日星期一 09:30" in text
     assert "南山区计生服务站" in text and "南山大道1号" in text
@@ -53,35 +53,35 @@ def test_chinese_reminder_names_the_point_and_time_in_chinese(library: Library) 
 
 
 def test_reminder_choices_name_the_appointment() -> None:
-    choices = messages.reminder_choices(translator("en", LOCALES), visit())
+    choices = texts.reminder_choices(translator("en", LOCALES), visit())
     assert choices == [
         {"id": "appointment:42:confirm", "label": "Confirm"},
         {"id": "appointment:42:change", "label": "Reschedule"},
         {"id": "appointment:42:cancel", "label": "Cancel appointment"},
     ]
-    assert [messages.parse_choice(c["id"]) for c in choices] == [
+    assert [texts.parse_choice(c["id"]) for c in choices] == [
         (42, "confirm"), (42, "change"), (42, "cancel")
     ]
-    assert messages.parse_choice("appointment:42:rebook") == (42, "rebook")
+    assert texts.parse_choice("appointment:42:rebook") == (42, "rebook")
     for other in ("confirm", "appointment:x:confirm", "appointment:42:dance", "menu"):
-        assert messages.parse_choice(other) is None
+        assert texts.parse_choice(other) is None
 
 
 def test_no_show_offers_to_rebook(library: Library) -> None:
     tr = translator("en", LOCALES)
-    assert messages.no_show_text(tr, library, visit()).splitlines() == [
+    assert texts.no_show_text(tr, library, visit()).splitlines() == [
         "We missed you at Nanshan Family Health Station on Monday, March 2, 2026, 9:30 AM.",
         "You can still come for: Free pregnancy & IUD checkup. Reply BOOK to choose a new time.",
     ]
-    assert messages.no_show_choices(tr, visit()) == [
+    assert texts.no_show_choices(tr, visit()) == [
         {"id": "appointment:42:rebook", "label": "Book a new time"}
     ]
 
 
 def test_summary_and_unknown_service_type(library: Library) -> None:
     tr = translator("en", LOCALES)
-    assert messages.summary(tr, library, visit()) == (
+    assert texts.summary(tr, library, visit()) == (
         "Free pregnancy & IUD checkup: Monday, March 2, 2026, 9:30 AM, Nanshan Family Health Station"
     )
     # A service type the content no longer has is named by its id rather than crashing.
-    assert messages.summary(tr, library, visit(service_type="retired")).startswith("retired: ")
+    assert texts.summary(tr, library, visit(service_type="retired")).startswith("retired: ")

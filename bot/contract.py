@@ -1,11 +1,12 @@
-"""What goes in and out of the engine: contact snapshot, dialog state, replies, events."""
+"""The engine's contract: what goes in (a contact snapshot, the dialog state) and what
+comes out (replies, events). What it asks for mid-turn is in ``bot.requests``."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from outreach.contacts.models import Consent, ConsentKind
+from outreach.contacts.enums import Consent, ConsentKind
 
 
 @dataclass(frozen=True)
@@ -60,16 +61,6 @@ class DialogState:
         if not raw:
             return cls()
         return cls(step=str(raw.get("step", "new")), data=dict(raw.get("data") or {}))
-
-
-class NeedFact(Exception):  # noqa: N818 - a request, not an error
-    """The engine needs ``key`` looked up (or done) by the service in this turn's
-    transaction. The service fills ``facts[key]`` and runs the turn again from the start;
-    each key is served once per turn."""
-
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
 
 
 # Domain events: what the service must record besides the contact and dialog state.

@@ -16,7 +16,7 @@ from babel.dates import format_date, format_time, get_datetime_format
 
 from content import Library
 from content.models import text
-from outreach.appointments.models import Visit
+from outreach.appointments.views import Visit
 from outreach.i18n import SUPPORTED_LOCALES, Translator
 
 # What a reminder's choices do; the last part of their ids.
