@@ -13,18 +13,26 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from dateutil.tz import datetime_exists
+
 from outreach.appointments.models import WEEKDAYS, minutes
 
 Hours = Mapping[str, Sequence[Sequence[str]]]
 
 
 def resolve(day: date, minute_of_day: int, zone: ZoneInfo) -> datetime | None:
-    """The UTC instant of a wall time at the point, or None if the clocks skip it."""
-    wall = datetime.combine(day, time(minute_of_day // 60, minute_of_day % 60))
-    instant = wall.replace(tzinfo=zone).astimezone(UTC)
-    if instant.astimezone(zone).replace(tzinfo=None) != wall:
+    """The UTC instant of a wall time at the point, or None if the clocks skip it.
+
+    A wall time that happens twice is its first occurrence (``fold=0``, the default).
+    One in a gap is deliberately no slot, not ``dateutil.tz.resolve_imaginary``'s answer:
+    that moves it on by the gap's length, off the grid. New York, Sunday 8 March 2026,
+    open 01:00-04:00 in 45-minute slots: 01:00 and 01:45 EST, then 03:15 EDT; 02:30 does
+    not exist, and resolved it would be a 03:30 EDT slot that overlaps the 03:15 one and
+    ends after closing."""
+    wall = datetime.combine(day, time(minute_of_day // 60, minute_of_day % 60), tzinfo=zone)
+    if not datetime_exists(wall):
         return None
-    return instant
+    return wall.astimezone(UTC)
 
 
 def day_slots(hours: Hours, timezone: str, slot_minutes: int, day: date) -> list[datetime]:

@@ -16,7 +16,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from outreach.i18n import LANGUAGE_NAMES, SUPPORTED_LOCALES, negotiate, translator
+from outreach.i18n import (
+    LANGUAGE_NAMES,
+    SUPPORTED_LOCALES,
+    accept_language,
+    best_locale,
+    negotiate,
+    translator,
+)
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -56,34 +63,11 @@ def _templates(locale: str, locales_dir: Path) -> Environment:
     return env
 
 
-def _accept_language(header: str) -> list[str]:
-    """The tags of an ``Accept-Language`` header, most preferred first (``*`` and q=0 dropped)."""
-    ranked: list[tuple[float, int, str]] = []
-    for i, part in enumerate(header.split(",")):
-        tag, _, params = part.strip().partition(";")
-        q = 1.0
-        for param in params.split(";"):
-            key, _, value = param.strip().partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        tag = tag.strip()
-        if tag and tag != "*" and q > 0:
-            ranked.append((-q, i, tag))
-    return [tag for _, _, tag in sorted(ranked)]
-
-
 def page_locale(request: Request, default: str) -> str:
     """``?lang=`` wins, then ``Accept-Language``, then the configured default."""
     lang = request.query_params.get("lang")
-    if lang and (locale := negotiate(lang, "")):
-        return locale
-    for tag in _accept_language(request.headers.get("accept-language", "")):
-        if locale := negotiate(tag, ""):
-            return locale
-    return negotiate(default, SUPPORTED_LOCALES[0])
+    tags = accept_language(request.headers.get("accept-language"))
+    return best_locale([lang, *tags] if lang else tags) or negotiate(default, SUPPORTED_LOCALES[0])
 
 
 def _static_url(request: Request, name: str) -> str:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from outreach.appointments.models import check_hours
-from outreach.appointments.slots import day_bounds, day_slots, is_slot, upcoming_slots
+from outreach.appointments.slots import day_bounds, day_slots, is_slot, resolve, upcoming_slots
 
 SHANGHAI_HOURS = {"mon": [("08:30", "11:30"), ("14:00", "17:00")], "tue": [("08:30", "09:45")]}
 MONDAY = date(2026, 3, 2)
@@ -66,6 +67,34 @@ def test_fall_back_uses_the_first_occurrence() -> None:
     assert is_slot(hours, "Europe/Berlin", 30, utc(2026, 10, 25, 0, 30))
     # The second 02:30 (CET) is the same wall time but not the slot.
     assert not is_slot(hours, "Europe/Berlin", 30, utc(2026, 10, 25, 1, 30))
+
+
+def test_a_wall_time_in_the_gap_has_no_slot_and_is_not_moved_on() -> None:
+    # New York, Sunday 8 March 2026: 02:00 EST becomes 03:00 EDT. On a 45-minute grid the
+    # 02:30 slot does not exist. dateutil's resolve_imaginary would make it 03:30 EDT
+    # (07:30 UTC), off the grid: overlapping the 03:15 slot and ending after 04:00.
+    hours = {"sun": [("01:00", "04:00")]}
+    day = date(2026, 3, 8)
+    assert resolve(day, 150, ZoneInfo("America/New_York")) is None
+    slots = day_slots(hours, "America/New_York", 45, day)
+    assert slots == [
+        utc(2026, 3, 8, 6, 0),  # 01:00 EST
+        utc(2026, 3, 8, 6, 45),  # 01:45 EST
+        utc(2026, 3, 8, 7, 15),  # 03:15 EDT
+    ]
+    assert not is_slot(hours, "America/New_York", 45, utc(2026, 3, 8, 7, 30))
+
+
+def test_a_wall_time_in_the_fold_is_its_first_occurrence() -> None:
+    # New York, Sunday 1 November 2026: 02:00 EDT becomes 01:00 EST; 01:xx happens twice.
+    zone = ZoneInfo("America/New_York")
+    day = date(2026, 11, 1)
+    assert resolve(day, 90, zone) == utc(2026, 11, 1, 5, 30)  # 01:30 EDT, not 06:30 (EST)
+    hours = {"sun": [("01:00", "02:00")]}
+    assert day_slots(hours, "America/New_York", 30, day) == [
+        utc(2026, 11, 1, 5, 0), utc(2026, 11, 1, 5, 30)  # 01:00 and 01:30 EDT
+    ]
+    assert not is_slot(hours, "America/New_York", 30, utc(2026, 11, 1, 6, 30))  # 01:30 EST
 
 
 def test_day_bounds_follow_the_local_day() -> None:
