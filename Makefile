@@ -23,10 +23,12 @@ run: $(STAMP) i18n-compile
 
 test: check test-sqlite test-postgres
 
-# Static checks: pyflakes-level lint everywhere, types on the service code.
+# Static checks: pyflakes-level lint everywhere, types on the service code, the layers
+# and no package cycles (import-linter, configured in pyproject.toml).
 check: $(STAMP)
 	$(VENV)/bin/ruff check bot outreach content tests bench
 	$(VENV)/bin/mypy bot outreach content
+	$(VENV)/bin/lint-imports
 
 test-sqlite: $(STAMP) i18n-compile
 	$(PY) -m pytest -q

@@ -8,7 +8,7 @@ Suites (``--suite``, comma-separated; all by default, ``--quick`` for a short ru
   sim is the simulator endpoint (HTTP → bot → database → reply) vs a bare JSON endpoint;
   sms is Twilio's signed inbound webhook (signature check → inbox → bot → outbox rows,
   whose replies the dispatcher sends meanwhile) vs a bare form endpoint.
-- schedule: `Outbound.fan_out` of one campaign to N contacts vs one plain
+- schedule: `Enqueuer.fan_out` of one campaign to N contacts vs one plain
   `INSERT … SELECT` of the same rows (rows/s and the process's memory); see
   bench/schedule.py.
 - dispatch: 1 or 2 `outreach worker` processes sending M due messages to a fast fake
@@ -144,7 +144,7 @@ def run_schedule(args: argparse.Namespace, specs: list[tuple[str, int]]) -> None
     with tempfile.TemporaryDirectory() as tmp:
         results = schedule.suite(databases, sizes, repeats, Path(tmp))
     print()
-    print("schedule: one campaign (two languages) to N contacts; fan_out = Outbound.fan_out "
+    print("schedule: one campaign (two languages) to N contacts; fan_out = Enqueuer.fan_out "
           "(INSERT … SELECT per 50,000 contact ids), plain = one INSERT … SELECT of the same rows; "
           "medians; RSS of the process doing it (MiB)")
     schedule.print_table(results)

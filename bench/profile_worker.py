@@ -12,7 +12,7 @@ import cProfile
 import sys
 
 from outreach.cli import app
-from outreach.messages.dispatcher import Dispatcher
+from outreach.outbound.dispatcher import Dispatcher
 
 
 def main() -> None:

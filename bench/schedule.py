@@ -1,9 +1,9 @@
-"""The scheduling suite: ``Outbound.fan_out`` vs one plain ``INSERT … SELECT``.
+"""The scheduling suite: ``Enqueuer.fan_out`` vs one plain ``INSERT … SELECT``.
 
 For each database: a fresh database; for each N, reachable contacts seeded up to N
 (not timed), then, alternately, in a fresh process each,
 
-- ``fan_out``: ``Outbound.fan_out`` of one campaign in two languages to everyone
+- ``fan_out``: ``Enqueuer.fan_out`` of one campaign in two languages to everyone
   (one ``INSERT … SELECT`` per chunk of 50,000 contact ids, one transaction each);
 - ``plain``: one hand-written ``INSERT INTO outbox (…) SELECT … FROM contact JOIN
   contact_urn …`` producing the same rows (same columns and values, keys computed in
@@ -63,7 +63,7 @@ def plain_statement() -> Any:
     """The baseline: the same rows as fan_out's, written as one plain statement."""
     from sqlalchemy import Integer, String, bindparam, text
 
-    from outreach.messages.models import Outbox
+    from outreach.outbound.models import Outbox
 
     o = Outbox.__table__  # type: ignore[attr-defined]
     return text(
@@ -89,17 +89,16 @@ def plain_statement() -> Any:
 
 async def measure(url: str, mode: str) -> dict[str, Any]:
     from content import segments
-    from outreach.conversations.store import Prepared, writer_for
-    from outreach.db import create_engine
-    from outreach.messages.models import Purpose
-    from outreach.messages.schedule import Outbound
+    from outreach.db import Database
+    from outreach.db.raw import Prepared
+    from outreach.outbound.models import Purpose
+    from outreach.outbound.enqueue import Enqueuer
     from outreach.timeutil import utcnow
 
-    engine = create_engine(url)
-    writer = writer_for(engine)
-    outbound = Outbound(engine.dialect)
-    plain = Prepared(plain_statement(), engine.dialect)
-    async with writer.begin(None) as raw:  # the connection open, as a real caller has it
+    db = Database(url)
+    outbound = Enqueuer(db.dialect)
+    plain = Prepared(plain_statement(), db.dialect)
+    async with db.begin() as raw:  # the connection open, as a real caller has it
         await raw.row(outbound.sql["bounds"], {})
     base = _status_mib("VmRSS")
     reset = _reset_peak()
@@ -108,12 +107,12 @@ async def measure(url: str, mode: str) -> dict[str, Any]:
     t0 = time.perf_counter()
     if mode == "fan_out":
         rows = await outbound.fan_out(
-            writer, key_prefix=KEY_PREFIX, purpose=Purpose.campaign, bodies=BODIES,
+            db, key_prefix=KEY_PREFIX, purpose=Purpose.campaign, bodies=BODIES,
             default_locale=DEFAULT_LOCALE, due_at=due, topic=TOPIC,
         )
     else:
         en, zh = segments(BODIES["en"]), segments(BODIES["zh_Hans"])
-        async with writer.begin(None) as raw:
+        async with db.begin() as raw:
             rows = await raw.count(plain, {
                 "prefix": f"{KEY_PREFIX}:", "purpose": Purpose.campaign.value,
                 "body_en": BODIES["en"], "body_zh": BODIES["zh_Hans"],
@@ -122,8 +121,7 @@ async def measure(url: str, mode: str) -> dict[str, Any]:
             })
     seconds = time.perf_counter() - t0
     peak = _status_mib("VmHWM")
-    await writer.close()
-    await engine.dispose()
+    await db.close()
     return {"mode": mode, "rows": rows, "seconds": seconds, "rows_per_s": rows / seconds,
             "rss_base_mib": base, "rss_peak_mib": peak, "peak_reset": reset}
 

@@ -10,18 +10,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from outreach import __version__
 from outreach.appointments.routes import router as appointments_router
-from outreach.channels.telegram_webhooks import router as telegram_router
-from outreach.channels.twilio_webhooks import router as twilio_router
 from outreach.errors import OutreachError
 from outreach.questions.routes import router as questions_router
-from outreach.services import Services, build_services
+from outreach.container import Container, build_container
 from outreach.settings import Settings, get_settings
-from outreach.simulator.routes import router as simulator_router
 from outreach.stats.routes import router as stats_router
 from outreach.users.routes import router as users_router
 
@@ -59,9 +55,9 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error(500, "internal_error", "Internal server error: this is a bug, it has been logged.")
 
 
-def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, services: Container | None = None) -> FastAPI:
     settings = settings or get_settings()
-    services = services or build_services(settings)
+    services = services or build_container(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -70,10 +66,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         # p99 at 50 clients fell by a third).
         gc.collect()
         gc.freeze()
-        if settings.simulator_enabled:
-            log.info("simulator on: http://%s:%s/simulator", settings.host, settings.port)
-        else:
-            log.info("simulator off (OUTREACH_ENV=%s)", settings.env)
         await services.start()
         yield
         await services.close()
@@ -84,18 +76,19 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         description="Chat and SMS outreach for migrants: policy education, quizzes, indicators.",
         lifespan=lifespan,
     )
-    app.state.services = services
+    # What request handlers depend on, by type; nothing reads the container itself.
+    app.state.provided = services.provided()
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
         """Liveness and database reachability."""
-        async with services.db.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+        await services.db.ping()
         return {"status": "ok", "version": __version__}
 
-    app.include_router(twilio_router)
-    app.include_router(telegram_router)
+    for channel in services.channels.values():
+        if channel.router is not None:
+            app.include_router(channel.router)
     app.include_router(stats_router)
     app.include_router(questions_router)
     app.include_router(users_router)
@@ -103,6 +96,5 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     if settings.simulator_enabled:
         from outreach.web.routes import router as web_router
 
-        app.include_router(simulator_router)
         app.include_router(web_router)
     return app

@@ -76,9 +76,9 @@ def worker() -> None:
     settings = get_settings()
 
     async def run() -> None:
-        from outreach.services import build_services
+        from outreach.container import build_container
 
-        services = build_services(settings)
+        services = build_container(settings)
         if settings.is_sqlite and settings.serve_runs_worker:
             typer.echo("Note: on SQLite `outreach serve` already sends the outbox; this worker "
                        "shares the work safely, but one process is all SQLite needs.", err=True)
@@ -181,17 +181,17 @@ def users_create(
         raise typer.Exit(2)
 
     async def run() -> str:
-        from outreach.db import create_engine, create_sessionmaker, transaction
+        from outreach.db import Database
         from outreach.users.service import create_user
 
-        engine = create_engine(get_settings().database_url)
+        db = Database(get_settings().database_url)
         try:
-            async with transaction(create_sessionmaker(engine)) as session:
+            async with db.session() as session:
                 user, token = await create_user(session, name.strip(), parsed)
-                typer.echo(f"created user {user.id} ({user.name}, {user.role}); token:")
-                return token
+            typer.echo(f"created user {user.id} ({user.name}, {user.role}); token:")
+            return token
         finally:
-            await engine.dispose()
+            await db.close()
 
     typer.echo(asyncio.run(run()))
 
@@ -212,14 +212,14 @@ def stats_knowledge(
     settings = get_settings()
 
     async def run():  # type: ignore[no-untyped-def]
-        from outreach.db import create_engine, create_sessionmaker, transaction
+        from outreach.db import Database
 
-        engine = create_engine(settings.database_url)
+        db = Database(settings.database_url)
         try:
-            async with transaction(create_sessionmaker(engine)) as session:
+            async with db.session() as session:
                 return await knowledge_report(session, settings, group_by)
         finally:
-            await engine.dispose()
+            await db.close()
 
     report = asyncio.run(run())
     if as_json:
@@ -237,9 +237,9 @@ def telegram_poll() -> None:
     settings = get_settings()
 
     async def run() -> None:
-        from outreach.services import build_services
+        from outreach.container import build_container
 
-        services = build_services(settings)
+        services = build_container(settings)
         if not services.telegram.enabled:
             typer.echo(services.telegram.problem, err=True)
             await services.close()
@@ -249,7 +249,9 @@ def telegram_poll() -> None:
             bot = services.telegram.bot()
             # Telegram refuses getUpdates while a webhook is set.
             await bot.delete_webhook(drop_pending_updates=False)
-            dispatcher = services.telegram.dispatcher(services.telegram_inbound.receive)
+            from outreach.providers.telegram.webhooks import receiver
+
+            dispatcher = services.telegram.dispatcher(receiver(services.telegram, services.pipeline))
             typer.echo("Polling Telegram; Ctrl-C to stop.")
             await dispatcher.start_polling(bot, handle_signals=True, close_bot_session=False)
         finally:

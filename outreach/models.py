@@ -4,7 +4,7 @@ from sqlmodel import SQLModel
 
 from outreach.appointments.models import Appointment, ServicePoint, ServiceRecord
 from outreach.contacts.models import ConsentEvent, Contact, ContactUrn, Message
-from outreach.messages.models import InboxEvent, Outbox
+from outreach.outbound.models import InboxEvent, Outbox
 from outreach.questions.models import UnansweredQuestion
 from outreach.quizzes.models import QuizAnswer, QuizAttempt
 from outreach.users.models import User

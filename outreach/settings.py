@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import time, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -99,8 +99,6 @@ class Settings(BaseSettings):
     @field_validator("quiet_hours")
     @classmethod
     def _quiet_hours(cls, text: str) -> str:
-        from outreach.messages.policy import parse_quiet_hours
-
         parse_quiet_hours(text)
         return text
 
@@ -124,6 +122,23 @@ class Settings(BaseSettings):
 
 
 _OFFSET = re.compile(r"^(\d+)\s*([hm])$")
+
+
+_HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def parse_quiet_hours(text: str) -> tuple[time, time] | None:
+    """'21:00-08:00' → (21:00, 08:00); '' or 'off' → None (no quiet hours)."""
+    if not text.strip() or text.strip().lower() == "off":
+        return None
+    m = _HOURS.match(text)
+    if m is None:
+        raise ValueError(f"quiet hours must look like 21:00-08:00, not {text!r}")
+    h1, m1, h2, m2 = (int(g) for g in m.groups())
+    if not (h1 < 24 and h2 < 24 and m1 < 60 and m2 < 60):
+        raise ValueError(f"quiet hours out of range: {text!r}")
+    start, end = time(h1, m1), time(h2, m2)
+    return None if start == end else (start, end)
 
 
 def parse_offsets(text: str) -> list[timedelta]:

@@ -23,8 +23,9 @@ from datetime import UTC, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from outreach.conversations.store import Raw, Writer
-from outreach.messages.dispatcher import Dispatcher
+from outreach.db.database import Database
+from outreach.db.raw import Raw
+from outreach.outbound.dispatcher import Dispatcher
 from outreach.timeutil import Clock
 
 log = logging.getLogger(__name__)
@@ -36,14 +37,14 @@ for _name in ("apscheduler.executors.default", "apscheduler.scheduler"):
 class Worker:
     def __init__(
         self,
-        writer: Writer,
+        db: Database,
         dispatcher: Dispatcher,
         *,
         tick: float = 1.0,
         retention: timedelta = timedelta(days=30),
         clock: Clock | None = None,
     ) -> None:
-        self.writer = writer
+        self.db = db
         self.dispatcher = dispatcher
         self._clock = clock
         self.tick = tick
@@ -100,7 +101,7 @@ class Worker:
         """Run ``work`` in a transaction holding the job's lock, or skip if another
         worker holds it. Returns what the work returned (None when skipped)."""
         try:
-            async with self.writer.begin(None) as raw:
+            async with self.db.begin() as raw:
                 if not await raw.try_lock(f"job:{job}"):
                     return None
                 done = await work(raw)

@@ -19,9 +19,12 @@ from outreach.app import create_app
 from outreach.db import create_engine
 from outreach.migrate import upgrade
 from outreach.regions import Regions, load_regions
-from outreach.services import Services, build_services
+from outreach.container import Container, build_container
 from outreach.settings import Env, Settings
 from tests.factories import empty_tables
+
+# The fake providers and the servers that talk to them, for every test that needs them.
+from tests.fakes.servers import fake_telegram, fake_twilio, sms_server, tg  # noqa: E402, F401
 
 PG_URL = os.environ.get("OUTREACH_TEST_DATABASE_URL")
 ON_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -83,8 +86,8 @@ def settings(db_url: str) -> Settings:
 
 
 @pytest.fixture
-async def services(settings: Settings, library: Library, regions: Regions) -> AsyncIterator[Services]:
-    svc = build_services(settings, library=library, regions=regions)
+async def services(settings: Settings, library: Library, regions: Regions) -> AsyncIterator[Container]:
+    svc = build_container(settings, library=library, regions=regions)
     svc.conversations.rng = random.Random(1234)
     try:
         yield svc
@@ -94,7 +97,7 @@ async def services(settings: Settings, library: Library, regions: Regions) -> As
 
 
 @pytest.fixture
-async def client(services: Services) -> AsyncIterator[httpx.AsyncClient]:
+async def client(services: Container) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(services.settings, services)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:

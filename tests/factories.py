@@ -8,11 +8,10 @@ from typing import Any
 
 import httpx
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from outreach.db import create_engine, transaction
+from outreach.db import Database
 from outreach.models import metadata
-from outreach.services import Services
+from outreach.container import Container
 from outreach.users.models import Role
 from outreach.users.service import create_user
 
@@ -26,11 +25,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def empty_tables(engine: AsyncEngine) -> None:
+async def empty_tables(db: Database) -> None:
     """Every table emptied (tests share one migrated database)."""
     tables = [t.name for t in reversed(metadata.sorted_tables)]
-    async with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
+    async with db.begin() as conn:
+        if db.name == "postgresql":
             await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:
             for table in tables:
@@ -38,23 +37,23 @@ async def empty_tables(engine: AsyncEngine) -> None:
 
 
 async def empty_database(db_url: str) -> None:
-    """The same, on an engine of its own (for servers that own theirs)."""
-    engine = create_engine(db_url)
+    """The same, on a database handle of its own (for servers that own theirs)."""
+    db = Database(db_url)
     try:
-        await empty_tables(engine)
+        await empty_tables(db)
     finally:
-        await engine.dispose()
+        await db.close()
 
 
-async def create_token(services: Services, role: Role = Role.coordinator, name: str = "Test") -> str:
-    async with transaction(services.sessions) as session:
+async def create_token(services: Container, role: Role = Role.coordinator, name: str = "Test") -> str:
+    async with services.db.session() as session:
         _, token = await create_user(session, name, role)
     return token
 
 
-async def one(services: Services, sql: str, **params: Any) -> Any:
+async def one(services: Container, sql: str, **params: Any) -> Any:
     """The single row a query returns (fields by name)."""
-    async with services.db.connect() as conn:
+    async with services.db.begin() as conn:
         return (await conn.execute(text(sql), params)).one()
 
 

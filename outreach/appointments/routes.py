@@ -15,7 +15,8 @@ from fastapi import APIRouter, Depends, Query
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from outreach.api.deps import ServicesDep, SessionDep, require
+from outreach.api.deps import Provided, SessionDep, UnitDep
+from outreach.users.auth import require
 from outreach.appointments.models import (
     Appointment,
     AppointmentPublic,
@@ -32,7 +33,9 @@ from outreach.appointments.store import AppointmentStore
 from outreach.appointments.views import Visit
 from outreach.contacts.models import Contact
 from outreach.errors import NotFound, OutreachError
-from outreach.services import Services
+from content import Library
+from outreach.outbound.dispatcher import Dispatcher
+from outreach.regions import Regions
 from outreach.timeutil import utcnow
 from outreach.users.models import Role
 
@@ -50,22 +53,25 @@ class InvalidServicePoint(OutreachError):
     code = "validation_error"
 
 
-def store_for(services: Services) -> AppointmentStore:
-    return services.appointments
+RegionsDep = Annotated[Regions, Provided(Regions)]
+LibraryDep = Annotated[Library, Provided(Library)]
+StoreDep = Annotated[AppointmentStore, Provided(AppointmentStore)]
+DispatcherDep = Annotated[Dispatcher, Provided(Dispatcher)]
 
 
-def _check_references(city_id: str, district_id: str, offered: list[str], services: Services) -> None:
+def _check_references(city_id: str, district_id: str, offered: list[str], regions: Regions,
+                      library: Library) -> None:
     """What only the running service knows: its regions and its content packs."""
     problems: list[dict[str, str]] = []
-    city = services.regions.city(city_id)
+    city = regions.city(city_id)
     if city is None:
-        known = ", ".join(c.id for c in services.regions.cities)
+        known = ", ".join(c.id for c in regions.cities)
         problems.append({"field": "body.city", "problem": f"unknown city {city_id!r} (known: {known})"})
     elif city.district(district_id) is None:
         known = ", ".join(d.id for d in city.districts)
         problems.append({"field": "body.district",
                          "problem": f"{city_id} has no district {district_id!r} (known: {known})"})
-    known_types = {s.id for s in services.library.service_types}
+    known_types = {s.id for s in library.service_types}
     unknown = [s for s in offered if s not in known_types]
     if unknown:
         problems.append({"field": "body.services", "problem": "unknown service type {} (known: {})".format(
@@ -83,9 +89,10 @@ async def _get_point(session: AsyncSession, point_id: int) -> ServicePoint:
 
 
 @router.post("/service-points", response_model=ServicePointPublic, status_code=201, dependencies=_staff)
-async def create_point(body: ServicePointCreate, session: SessionDep, services: ServicesDep) -> Any:
+async def create_point(body: ServicePointCreate, session: SessionDep, regions: RegionsDep,
+                       library: LibraryDep) -> Any:
     """Add a service point: where people can book the services it offers."""
-    _check_references(body.city, body.district, body.services, services)
+    _check_references(body.city, body.district, body.services, regions, library)
     point = ServicePoint.model_validate(body.model_dump(mode="json"))
     session.add(point)
     await session.flush()
@@ -121,7 +128,8 @@ async def get_point(point_id: int, session: SessionDep) -> Any:
 
 @router.patch("/service-points/{point_id}", response_model=ServicePointPublic, dependencies=_staff)
 async def update_point(
-    point_id: int, body: ServicePointUpdate, session: SessionDep, services: ServicesDep
+    point_id: int, body: ServicePointUpdate, session: SessionDep, regions: RegionsDep,
+    library: LibraryDep,
 ) -> Any:
     """Change what is sent; deactivate with ``{"active": false}`` (points are never
     deleted: appointments and service records refer to them). Booked appointments keep
@@ -130,7 +138,7 @@ async def update_point(
     changes = body.model_dump(mode="json", exclude_unset=True)
     _check_references(
         changes.get("city", point.city), changes.get("district", point.district),
-        changes.get("services", point.services), services,
+        changes.get("services", point.services), regions, library,
     )
     for field, value in changes.items():
         setattr(point, field, value)
@@ -188,16 +196,15 @@ async def point_appointments(
     dependencies=_staff,
 )
 async def record_attendance(
-    appointment_id: int, body: AttendanceIn, services: ServicesDep
+    appointment_id: int, body: AttendanceIn, uow: UnitDep, store: StoreDep,
+    dispatcher: DispatcherDep,
 ) -> AppointmentPublic:
     """Mark a booked appointment attended (writes its service record) or no_show (sends
     one offer to rebook), from its start time on. Pending reminders are withdrawn.
     Sending the same outcome again returns the same result; a different one is a 409."""
-    store = store_for(services)
-    # The writer transaction: the outbox rows go in with the status change.
-    async with services.conversations.writer.begin(None) as raw:
-        visit, record_id = await store.record_attendance(raw, appointment_id, body.outcome, utcnow())
-    services.dispatcher.wake()
+    # In the request's unit of work: the outbox rows commit with the status change.
+    visit, record_id = await store.record_attendance(uow, appointment_id, body.outcome, utcnow())
+    uow.after_commit(dispatcher.wake)
     return _public(visit, visit.language, visit.timezone, record_id)
 
 

@@ -1,4 +1,4 @@
-"""Appointments on the raw driver connection (see ``outreach.conversations.store``).
+"""Appointments on the raw driver connection (see ``outreach.db.raw``).
 
 The bot books, moves and cancels inside a conversation turn, in the turn's own
 transaction; health workers record attendance in a writer transaction of their own.
@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Dialect, bindparam, func, insert, select, update
 from sqlalchemy.sql import ClauseElement
@@ -29,11 +28,11 @@ from outreach.appointments.models import Appointment, ServicePoint, ServiceRecor
 from outreach.appointments.slots import is_slot, local_date, upcoming_slots
 from outreach.appointments.views import AppointmentStatus, Point, Visit
 from outreach.contacts.models import Contact
-from outreach.conversations.store import Prepared, Raw, Statements, json_value
+from outreach.db.raw import Prepared, Raw, Row, Statements, json_value
 from outreach.errors import Conflict, NotFound
 from outreach.i18n import negotiate, translator
-from outreach.messages.models import Purpose
-from outreach.messages.schedule import Outbound
+from outreach.outbound.models import Purpose
+from outreach.outbound.enqueue import Enqueuer
 from outreach.timeutil import from_driver
 
 P = ServicePoint.__table__  # type: ignore[attr-defined]
@@ -53,7 +52,8 @@ def _statements(dialect: str) -> dict[str, ClauseElement]:
     point = (P.c.id, P.c.name, P.c.address, P.c.city, P.c.district, P.c.timezone,
              P.c.opening_hours, P.c.services, P.c.slot_minutes, P.c.slot_capacity, P.c.active)
     visit = (A.c.id, A.c.contact_id, C.c.language, A.c.point_id, A.c.service_type, A.c.starts_at,
-             A.c.status, A.c.confirmed_at, A.c.reschedules, P.c.name, P.c.address, P.c.timezone)
+             A.c.status, A.c.confirmed_at, A.c.reschedules, P.c.name.label("point_name"),
+             P.c.address.label("point_address"), P.c.timezone.label("timezone"))
     visits = select(*visit).join(P, P.c.id == A.c.point_id).join(C, C.c.id == A.c.contact_id)
     now = bindparam("now", type_=A.c.updated_at.type)
     mine = (A.c.id == bindparam("aid"), A.c.contact_id == bindparam("cid"), A.c.status == BOOKED,
@@ -61,11 +61,11 @@ def _statements(dialect: str) -> dict[str, ClauseElement]:
     return {
         "points": select(*point).where(P.c.active.is_(True)).order_by(P.c.id),
         "point": select(*point).where(P.c.id == bindparam("pid")),
-        "booked_counts": select(A.c.starts_at, func.count(A.c.id))
+        "booked_counts": select(A.c.starts_at, func.count(A.c.id).label("n"))
         .where(A.c.point_id == bindparam("pid"), A.c.status == BOOKED,
                A.c.starts_at > bindparam("lo"), A.c.starts_at < bindparam("hi"))
         .group_by(A.c.starts_at),
-        "booked_at": select(func.count(A.c.id))
+        "booked_at": select(func.count(A.c.id).label("n"))
         .where(A.c.point_id == bindparam("pid"), A.c.starts_at == bindparam("starts_at"),
                A.c.status == BOOKED),
         "insert": insert(A).values({c: bindparam(c) for c in (
@@ -95,23 +95,26 @@ def _statements(dialect: str) -> dict[str, ClauseElement]:
 APPOINTMENT_STATEMENTS = Statements(_statements)
 
 
-def _point(row: Sequence[Any]) -> Point:
-    hours = json_value(row[6]) or {}
+def _point(row: Row) -> Point:
+    hours = json_value(row["opening_hours"]) or {}
     return Point(
-        id=int(row[0]), name=json_value(row[1]), address=json_value(row[2]), city=row[3],
-        district=row[4], timezone=row[5],
+        id=int(row["id"]), name=json_value(row["name"]), address=json_value(row["address"]),
+        city=row["city"], district=row["district"], timezone=row["timezone"],
         opening_hours={day: [(s, e) for s, e in ranges] for day, ranges in hours.items()},
-        services=tuple(json_value(row[7]) or ()), slot_minutes=int(row[8]),
-        slot_capacity=int(row[9]), active=bool(row[10]),
+        services=tuple(json_value(row["services"]) or ()), slot_minutes=int(row["slot_minutes"]),
+        slot_capacity=int(row["slot_capacity"]), active=bool(row["active"]),
     )
 
 
-def _visit(row: Sequence[Any]) -> Visit:
+def _visit(row: Row) -> Visit:
+    confirmed = row["confirmed_at"]
     return Visit(
-        id=int(row[0]), contact_id=int(row[1]), language=row[2], point_id=int(row[3]),
-        service_type=row[4], starts_at=from_driver(row[5]), status=AppointmentStatus(row[6]),
-        confirmed_at=from_driver(row[7]) if row[7] is not None else None, reschedules=int(row[8]),
-        point_name=json_value(row[9]), point_address=json_value(row[10]), timezone=row[11],
+        id=int(row["id"]), contact_id=int(row["contact_id"]), language=row["language"],
+        point_id=int(row["point_id"]), service_type=row["service_type"],
+        starts_at=from_driver(row["starts_at"]), status=AppointmentStatus(row["status"]),
+        confirmed_at=from_driver(confirmed) if confirmed is not None else None,
+        reschedules=int(row["reschedules"]), point_name=json_value(row["point_name"]),
+        point_address=json_value(row["point_address"]), timezone=row["timezone"],
     )
 
 
@@ -128,13 +131,13 @@ def _aware(value: datetime) -> datetime:
 
 class AppointmentStore:
     """Booking, moving, cancelling and attendance, each inside the caller's transaction
-    (``raw``); reminders and follow-ups are scheduled through ``outbound`` in it too."""
+    (``raw``); reminders and follow-ups are scheduled through ``enqueuer`` in it too."""
 
     def __init__(
         self,
         dialect: Dialect,
         *,
-        outbound: Outbound,
+        enqueuer: Enqueuer,
         library: Library,
         locales_dir: Path,
         default_locale: str = "zh_Hans",
@@ -142,7 +145,7 @@ class AppointmentStore:
         horizon_days: int = HORIZON_DAYS,
     ) -> None:
         self.sql: dict[str, Prepared] = APPOINTMENT_STATEMENTS.for_dialect(dialect)
-        self.outbound = outbound
+        self.enqueuer = enqueuer
         self.library = library
         self.locales_dir = locales_dir
         self.default_locale = default_locale
@@ -176,7 +179,7 @@ class AppointmentStore:
             return {}
         rows = await raw.rows(self.sql["booked_counts"], {
             "pid": point.id, "lo": now, "hi": now + timedelta(days=days)})
-        taken = {from_driver(r[0]): int(r[1]) for r in rows}
+        taken = {from_driver(r["starts_at"]): int(r["n"]) for r in rows}
         free = {s: point.slot_capacity - taken.get(s, 0) for s in slots}
         return {s: n for s, n in free.items() if n > 0}
 
@@ -192,7 +195,7 @@ class AppointmentStore:
         """Locks the slot for the rest of the transaction, then counts its bookings."""
         await raw.lock(slot_key(point.id, starts_at))
         row = await raw.row(self.sql["booked_at"], {"pid": point.id, "starts_at": starts_at})
-        return row is not None and int(row[0]) < point.slot_capacity
+        return row is not None and int(row["n"]) < point.slot_capacity
 
     # --- the person's side ---------------------------------------------------------------
 
@@ -214,7 +217,7 @@ class AppointmentStore:
             "starts_at": starts_at, "status": BOOKED, "reschedules": 0, "created_at": now,
             "updated_at": now})
         assert row is not None
-        appointment_id = int(row[0])
+        appointment_id = int(row["id"])
         await self.schedule_reminders(raw, appointment_id, now)
         return appointment_id
 
@@ -288,7 +291,7 @@ class AppointmentStore:
             if due <= now:
                 continue
             minutes = int(offset.total_seconds() // 60)
-            new = await self.outbound.enqueue(
+            new = await self.enqueuer.enqueue(
                 raw,
                 key=f"appointment:{visit.id}:{visit.reschedules}:{visit.starts_at.isoformat()}"
                 f":remind:{minutes}",
@@ -301,7 +304,7 @@ class AppointmentStore:
 
     async def clear_reminders(self, raw: Raw, appointment_id: int, reason: str) -> int:
         """Withdraw whatever is still waiting to go out about the appointment."""
-        return await self.outbound.withdraw(raw, f"appointment:{appointment_id}", reason)
+        return await self.enqueuer.withdraw(raw, f"appointment:{appointment_id}", reason)
 
     # --- the health worker's side --------------------------------------------------------
 
@@ -350,7 +353,7 @@ class AppointmentStore:
 
     async def _offer_rebooking(self, raw: Raw, visit: Visit, now: datetime) -> int | None:
         tr = translator(self._locale(visit), self.locales_dir)
-        return await self.outbound.enqueue(
+        return await self.enqueuer.enqueue(
             raw, key=f"appointment:{visit.id}:no_show", contact_id=visit.contact_id,
             purpose=Purpose.follow_up, body=texts.no_show_text(tr, self.library, visit),
             due_at=now, expires_at=now + FOLLOW_UP_TTL, topic=visit.topic,

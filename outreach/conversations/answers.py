@@ -28,7 +28,7 @@ from bot.requests import (
     UpcomingAppointments,
 )
 from outreach.appointments.store import AppointmentStore
-from outreach.conversations.store import Raw
+from outreach.db.raw import Raw
 
 T = TypeVar("T")
 R = TypeVar("R", bound=Request[Any])

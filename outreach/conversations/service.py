@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import ClauseElement
 
-from bot import ContactView, DialogState, Engine, Reply, Turn
+from bot import ContactView, DialogState, Engine, Turn
 from bot.requests import NeedAnswer, Request
 from bot.contract import (
     ConsentChanged,
@@ -40,12 +40,14 @@ from outreach.contacts.models import (
     Message,
 )
 from outreach.conversations.answers import Answers, Asker, register_contacts
-from outreach.conversations.store import Raw, Statements, json_value, writer_for
+from outreach.db.database import Database
+from outreach.db.raw import Raw, Statements, json_value
 from content import segments
-from outreach.messages.models import InboxEvent, Outbox, OutboxStatus, Purpose
+from outreach.outbound.enqueue import Direct, Enqueuer, Part
+from outreach.outbound.models import Outbox, Purpose
 from outreach.questions.models import QuestionStatus, UnansweredQuestion
 from outreach.quizzes.models import AttemptStatus, QuizAnswer, QuizAttempt
-from outreach.timeutil import utcnow
+from outreach.timeutil import SYSTEM_CLOCK, Clock
 
 
 @dataclass(frozen=True)
@@ -76,22 +78,21 @@ class ConversationService:
     def __init__(
         self,
         engine: Engine,
-        db: AsyncEngine,
+        db: Database,
         *,
+        enqueuer: Enqueuer,
         rng: random.Random | None = None,
         answers: Answers | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.engine = engine
         self.answers = answers or Answers()
         register_contacts(self.answers, self.find)
         self.db = db
-        self.writer = writer_for(db)
         self.sql = _STATEMENTS.for_dialect(db.dialect)
+        self.enqueuer = enqueuer
         self.rng = rng or random.SystemRandom()
-
-    async def handle(self, address: Address, body: str) -> list[Reply]:
-        async with self.writer.begin(address.key) as raw:
-            return (await self.handle_in(raw, address, body)).turn.replies
+        self.clock: Clock = clock if clock is not None else SYSTEM_CLOCK
 
     async def handle_in(
         self,
@@ -101,13 +102,17 @@ class ConversationService:
         *,
         hint: str | None = None,
         community: str | None = None,
+        now: datetime | None = None,
     ) -> TurnResult:
-        """Handle one message inside the caller's transaction (e.g. with an inbox row).
+        """Handle one message inside the caller's transaction (the inbound pipeline's,
+        with its inbox row).
 
         ``hint``: a language the channel suggests; ``community``: a community or campaign
-        code the person arrived with (dropped again if they decline consent)."""
+        code the person arrived with (dropped again if they decline consent); ``now``:
+        the turn's time (default the service's clock)."""
         sql = self.sql
-        now = utcnow()
+        if now is None:
+            now = self.clock.now()
         row = await raw.row(sql["find"], {"scheme": address.scheme, "path": address.path})
         if row is None:
             created = await raw.row(
@@ -116,7 +121,7 @@ class ConversationService:
                  "created_at": now, "updated_at": now},
             )
             assert created is not None
-            contact_id = int(created[0])
+            contact_id = int(created["id"])
             await raw.run(
                 sql["new_urn"],
                 {"contact_id": contact_id, "scheme": address.scheme, "path": address.path,
@@ -124,17 +129,17 @@ class ConversationService:
             )
             view, state = ContactView(), DialogState()
         else:
-            contact_id = int(row[0])
+            contact_id = int(row["id"])
             view = ContactView(
-                language=row[1],
-                consent=Consent(row[2]),
-                city=row[3],
-                district=row[4],
-                opted_out=bool(row[5]),
-                community=row[7],
-                prompt=row[8],
+                language=row["language"],
+                consent=Consent(row["consent"]),
+                city=row["city"],
+                district=row["district"],
+                opted_out=bool(row["opted_out"]),
+                community=row["community"],
+                prompt=row["prompt"],
             )
-            state = DialogState.from_json(json_value(row[6]))
+            state = DialogState.from_json(json_value(row["dialog"]))
         if community:
             view.community = community
 
@@ -159,7 +164,7 @@ class ConversationService:
         view, state = v, st
 
         for event in turn.events:
-            await _apply(raw, sql, contact_id, address.channel, event, now)
+            await self._apply(raw, contact_id, address.channel, event, now)
         log: list[tuple[str, str]] = []
         if view.consent == Consent.granted:
             log = [(Direction.inbound.value, body)]
@@ -182,6 +187,10 @@ class ConversationService:
             log,
         )
         return TurnResult(contact_id, turn)
+
+    async def _apply(self, raw: Raw, contact_id: int, channel: str, event: Event,
+                     now: datetime) -> None:
+        await _apply(raw, self.sql, self.enqueuer, contact_id, channel, event, now)
 
     async def find(self, raw: Raw, scheme: str, path: str) -> Any:
         """The contact at an address (its row, read by column name), or None."""
@@ -216,14 +225,6 @@ def _statements(dialect: str) -> dict[str, ClauseElement]:
     return {
         **moves,
         "delete_contact": C.delete().where(C.c.id == bindparam("cid")),
-        "inbox": _insert_new(InboxEvent.__table__, dialect, ["provider", "provider_id"],  # type: ignore[attr-defined]
-                             "provider", "provider_id", "received_at"),
-        "outbox": _insert(Outbox.__table__, "idempotency_key", "contact_id", "channel", "address",  # type: ignore[attr-defined]
-                          "purpose", "body", "encoding", "segments", "status", "attempts",
-                          "due_at", "created_at", "updated_at"),
-        "outbox_buttons": _insert(Outbox.__table__, "idempotency_key", "contact_id", "channel",  # type: ignore[attr-defined]
-                                  "address", "purpose", "body", "choices", "encoding", "segments",
-                                  "status", "attempts", "due_at", "created_at", "updated_at"),
         "find": select(C.c.id, C.c.language, C.c.consent, C.c.city, C.c.district,
                        C.c.opted_out, C.c.dialog, C.c.community, C.c.prompt)
         .join(U, U.c.contact_id == C.c.id)
@@ -273,7 +274,7 @@ async def merge_phone_into(raw: Raw, sql: dict[str, Any], contact_id: int, phone
         await raw.run(sql["new_urn"], {"contact_id": contact_id, "scheme": "tel", "path": phone,
                                        "created_at": now})
         return
-    other = int(row[0])
+    other = int(row["id"])
     if other == contact_id:
         return
     for model in _OWNED:
@@ -282,7 +283,8 @@ async def merge_phone_into(raw: Raw, sql: dict[str, Any], contact_id: int, phone
 
 
 async def _apply(
-    raw: Raw, sql: dict[str, Any], contact_id: int, channel: str, event: Event, now: Any
+    raw: Raw, sql: dict[str, Any], enqueuer: Enqueuer, contact_id: int, channel: str,
+    event: Event, now: datetime,
 ) -> None:
     match event:
         case ConsentChanged(kind=kind):
@@ -317,15 +319,13 @@ async def _apply(
                  "completed_at": now},
             )
         case LinkCodeIssued():
+            # The code goes by SMS to the number typed, wherever the person is chatting.
             info = segments(event.text)
-            await raw.run(
-                sql["outbox"],
-                {"idempotency_key": f"link:{contact_id}:{event.phone}:{now.isoformat()}",
-                 "contact_id": contact_id, "channel": "sms", "address": event.phone,
-                 "purpose": Purpose.reply.value, "body": event.text, "encoding": info.encoding,
-                 "segments": info.segments, "status": OutboxStatus.pending.value, "attempts": 0,
-                 "due_at": now, "created_at": now, "updated_at": now},
-            )
+            await enqueuer.direct(raw, Direct(
+                key=f"link:{contact_id}:{event.phone}:{now.isoformat()}", contact_id=contact_id,
+                channel="sms", address=event.phone, purpose=Purpose.reply,
+                parts=[Part(event.text, None, info.encoding, info.segments)], due_at=now,
+            ))
         case LinkVerified():
             await merge_phone_into(raw, sql, contact_id, event.phone, now)
         case QuizAbandoned():

@@ -5,7 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from sqlmodel import col, select
 
-from outreach.api.deps import SessionDep, require
+from outreach.api.deps import SessionDep
+from outreach.users.auth import require
 from outreach.contacts.models import Contact
 from outreach.questions.models import QuestionStatus, UnansweredQuestion, UnansweredQuestionPublic
 from outreach.users.models import Role

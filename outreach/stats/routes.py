@@ -4,7 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from outreach.api.deps import ServicesDep, SessionDep, require
+from outreach.api.deps import Provided, SessionDep
+from outreach.users.auth import require
+from outreach.settings import Settings
 from outreach.stats.service import GroupBy, KnowledgeReport, knowledge_report
 from outreach.users.models import Role
 
@@ -18,8 +20,8 @@ router = APIRouter(prefix="/api/v1/stats", tags=["stats"])
 )
 async def get_knowledge(
     session: SessionDep,
-    services: ServicesDep,
+    settings: Annotated[Settings, Provided(Settings)],
     group_by: Annotated[GroupBy | None, Query(description="Split by this attribute.")] = None,
 ) -> KnowledgeReport:
     """Policy-knowledge rate (target ≥ 90%): unique respondents, latest completed attempt."""
-    return await knowledge_report(session, services.settings, group_by)
+    return await knowledge_report(session, settings, group_by)

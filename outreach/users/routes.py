@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from outreach.api.deps import CurrentUser
+from outreach.users.auth import CurrentUser
 from outreach.users.models import UserPublic
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])

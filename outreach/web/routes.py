@@ -24,11 +24,12 @@ from outreach.i18n import (
     negotiate,
     translator,
 )
+from outreach.settings import Settings
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
-# The simulator API (outreach.simulator.routes), relative to the app's root path.
+# The simulator API (outreach.providers.simulator.routes), relative to the app's root path.
 SIMULATOR_API = "/api/v1/simulator/messages"
 SIMULATOR_OUTBOX = "/api/v1/simulator/outbox"
 
@@ -78,7 +79,7 @@ def _static_url(request: Request, name: str) -> str:
 
 @router.get("/simulator", response_class=HTMLResponse)
 async def simulator_page(request: Request) -> HTMLResponse:
-    settings = request.app.state.services.settings
+    settings = request.app.state.provided[Settings]
     locale = page_locale(request, settings.default_locale)
     root = request.scope.get("root_path", "")
     languages = [

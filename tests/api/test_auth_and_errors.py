@@ -3,7 +3,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from outreach.services import Services
+from outreach.container import Container
 from outreach.users.models import Role
 from tests.factories import auth, create_token
 
@@ -28,7 +28,7 @@ async def test_no_token_is_401(client: httpx.AsyncClient, path: str) -> None:
     assert r.json()["error"]["code"] == "unauthorized" and "token" in r.json()["error"]["message"]
 
 
-async def test_wrong_token_is_401(client: httpx.AsyncClient, services: Services) -> None:
+async def test_wrong_token_is_401(client: httpx.AsyncClient, services: Container) -> None:
     await create_token(services, Role.admin)
     r = await client.get("/api/v1/users/me", headers=auth("otr_not-a-real-token"))
     assert r.status_code == 401
@@ -48,7 +48,7 @@ async def test_wrong_token_is_401(client: httpx.AsyncClient, services: Services)
         (Role.health_worker, "/api/v1/users/me", 200),
     ],
 )
-async def test_roles(client: httpx.AsyncClient, services: Services, role: Role, path: str, status: int) -> None:
+async def test_roles(client: httpx.AsyncClient, services: Container, role: Role, path: str, status: int) -> None:
     token = await create_token(services, role)
     r = await client.get(path, headers=auth(token))
     assert r.status_code == status, r.text
@@ -56,14 +56,14 @@ async def test_roles(client: httpx.AsyncClient, services: Services, role: Role, 
         assert r.json()["error"]["code"] == "forbidden" and "coordinator" in r.json()["error"]["message"]
 
 
-async def test_me(client: httpx.AsyncClient, services: Services) -> None:
+async def test_me(client: httpx.AsyncClient, services: Container) -> None:
     token = await create_token(services, Role.health_worker, name="Li Hua")
     body = (await client.get("/api/v1/users/me", headers=auth(token))).json()
     assert body["name"] == "Li Hua" and body["role"] == "health_worker"
     assert "token_hash" not in body
 
 
-async def test_errors_are_json(client: httpx.AsyncClient, services: Services) -> None:
+async def test_errors_are_json(client: httpx.AsyncClient, services: Container) -> None:
     r = await client.get("/api/v1/nowhere")
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
     token = await create_token(services, Role.coordinator)
@@ -72,7 +72,7 @@ async def test_errors_are_json(client: httpx.AsyncClient, services: Services) ->
     assert "group_by" in r.json()["error"]["message"]
 
 
-async def test_unanswered_questions_are_listed(client: httpx.AsyncClient, services: Services) -> None:
+async def test_unanswered_questions_are_listed(client: httpx.AsyncClient, services: Container) -> None:
     from tests.factories import Chat
 
     chat = Chat(client, "curious")
@@ -85,13 +85,18 @@ async def test_unanswered_questions_are_listed(client: httpx.AsyncClient, servic
     ]
 
 
-async def test_simulator_is_off_in_prod(services: Services) -> None:
+async def test_simulator_is_off_in_prod(services: Container) -> None:
     from outreach.app import create_app
+    from outreach.container import build_container
     from outreach.settings import Env
 
     settings = services.settings.model_copy(update={"env": Env.prod})
-    app = create_app(settings, services)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
-        r = await c.post("/api/v1/simulator/messages", json={"contact": "x", "text": "hi"})
-        assert r.status_code == 404
-        assert (await c.get("/simulator")).status_code == 404
+    prod = build_container(settings, library=services.library, regions=services.regions)
+    app = create_app(settings, prod)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+            r = await c.post("/api/v1/simulator/messages", json={"contact": "x", "text": "hi"})
+            assert r.status_code == 404
+            assert (await c.get("/simulator")).status_code == 404
+    finally:
+        await prod.close()

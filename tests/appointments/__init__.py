@@ -7,12 +7,12 @@ from typing import Any
 from sqlmodel import col, select
 
 from outreach.appointments.models import ServicePoint
-from outreach.appointments.routes import store_for
+
 from outreach.appointments.store import AppointmentStore
 from outreach.contacts.models import Consent, Contact, ContactUrn
-from outreach.db import transaction
-from outreach.messages.models import Outbox
-from outreach.services import Services
+
+from outreach.outbound.models import Outbox
+from outreach.container import Container
 
 EVERY_DAY = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -33,8 +33,8 @@ def point_body(**overrides: Any) -> dict[str, Any]:
     return {**body, **overrides}
 
 
-async def create_point(svc: Services, **overrides: Any) -> ServicePoint:
-    async with transaction(svc.sessions) as session:
+async def create_point(svc: Container, **overrides: Any) -> ServicePoint:
+    async with svc.db.session() as session:
         point = ServicePoint.model_validate(point_body(**overrides))
         session.add(point)
         await session.flush()
@@ -42,9 +42,9 @@ async def create_point(svc: Services, **overrides: Any) -> ServicePoint:
     return point
 
 
-async def create_contact(services: Services, path: str, language: str | None = "en") -> int:
+async def create_contact(services: Container, path: str, language: str | None = "en") -> int:
     """A consenting contact who last wrote on the simulator (where reminders go)."""
-    async with transaction(services.sessions) as session:
+    async with services.db.session() as session:
         contact = Contact(language=language, consent=Consent.granted, city="shenzhen",
                           district="nanshan", last_channel="sim")
         session.add(contact)
@@ -54,12 +54,12 @@ async def create_contact(services: Services, path: str, language: str | None = "
         return contact.id
 
 
-def store(services: Services) -> AppointmentStore:
-    return store_for(services)
+def store(services: Container) -> AppointmentStore:
+    return services.appointments
 
 
-async def outbox_rows(services: Services, topic: str) -> list[Outbox]:
-    async with transaction(services.sessions) as session:
+async def outbox_rows(services: Container, topic: str) -> list[Outbox]:
+    async with services.db.session() as session:
         return list(
             (await session.exec(select(Outbox).where(Outbox.topic == topic).order_by(col(Outbox.id)))).all()
         )

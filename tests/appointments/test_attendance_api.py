@@ -9,9 +9,9 @@ import pytest
 from sqlmodel import select
 
 from outreach.appointments.models import ServiceRecord
-from outreach.db import transaction
-from outreach.messages.models import OutboxStatus, Purpose
-from outreach.services import Services
+
+from outreach.outbound.models import OutboxStatus, Purpose
+from outreach.container import Container
 from outreach.timeutil import utcnow
 from outreach.users.models import Role
 from tests.appointments import create_contact, create_point, outbox_rows, store
@@ -19,17 +19,17 @@ from tests.factories import auth, create_token
 
 
 @pytest.fixture
-async def worker(services: Services) -> dict[str, str]:
+async def worker(services: Container) -> dict[str, str]:
     return auth(await create_token(services, Role.health_worker))
 
 
-async def book_past(services: Services, contact_id: int, point_id: int, service: str = "contraceptives",
+async def book_past(services: Container, contact_id: int, point_id: int, service: str = "contraceptives",
                     index: int = 0) -> tuple[int, datetime]:
     """An appointment that has begun: booked two days ago for a slot since passed, far
     enough ahead then that its 2-hour reminder was scheduled."""
     s = store(services)
     then = utcnow() - timedelta(days=2)
-    async with services.conversations.writer.begin(None) as raw:
+    async with services.db.begin() as raw:
         point = await s.point(raw, point_id)
         assert point is not None
         starts = [t for t in await s.free_places(raw, point, then) if t > then + timedelta(hours=3)][index]
@@ -39,8 +39,8 @@ async def book_past(services: Services, contact_id: int, point_id: int, service:
     return aid, starts
 
 
-async def records(services: Services) -> list[ServiceRecord]:
-    async with transaction(services.sessions) as session:
+async def records(services: Container) -> list[ServiceRecord]:
+    async with services.db.session() as session:
         return list((await session.exec(select(ServiceRecord))).all())
 
 
@@ -49,7 +49,7 @@ def attendance(aid: int) -> str:
 
 
 async def test_attended_writes_one_service_record(
-    client: httpx.AsyncClient, services: Services, worker: dict[str, str]
+    client: httpx.AsyncClient, services: Container, worker: dict[str, str]
 ) -> None:
     point = await create_point(services)
     assert point.id is not None
@@ -84,7 +84,7 @@ async def test_attended_writes_one_service_record(
 
 
 async def test_no_show_sends_one_offer_to_rebook(
-    client: httpx.AsyncClient, services: Services, worker: dict[str, str]
+    client: httpx.AsyncClient, services: Container, worker: dict[str, str]
 ) -> None:
     point = await create_point(services)
     assert point.id is not None
@@ -111,13 +111,13 @@ async def test_no_show_sends_one_offer_to_rebook(
     assert r.status_code == 409 and "is no_show" in r.json()["error"]["message"]
 
 
-async def test_attendance_conflicts(client: httpx.AsyncClient, services: Services, worker: dict[str, str]) -> None:
+async def test_attendance_conflicts(client: httpx.AsyncClient, services: Container, worker: dict[str, str]) -> None:
     point = await create_point(services)
     assert point.id is not None
     cid = await create_contact(services, "p")
     s = store(services)
     now = utcnow()
-    async with services.conversations.writer.begin(None) as raw:
+    async with services.db.begin() as raw:
         point_view = await s.point(raw, point.id)
         assert point_view is not None
         starts = list(await s.free_places(raw, point_view, now))[0]
@@ -129,7 +129,7 @@ async def test_attendance_conflicts(client: httpx.AsyncClient, services: Service
 
     aid, _ = await book_past(services, cid, point.id, index=1)
     then = utcnow() - timedelta(days=2)
-    async with services.conversations.writer.begin(None) as raw:
+    async with services.db.begin() as raw:
         assert await s.cancel(raw, aid, cid, then)
     r = await client.post(attendance(aid), json={"outcome": "attended"}, headers=worker)
     assert r.status_code == 409 and "is cancelled" in r.json()["error"]["message"]
@@ -145,7 +145,7 @@ async def test_attendance_conflicts(client: httpx.AsyncClient, services: Service
     assert await records(services) == []
 
 
-async def test_a_points_day(client: httpx.AsyncClient, services: Services, worker: dict[str, str]) -> None:
+async def test_a_points_day(client: httpx.AsyncClient, services: Container, worker: dict[str, str]) -> None:
     point = await create_point(services)
     other_point = await create_point(services, district="futian")
     assert point.id is not None and other_point.id is not None
@@ -153,7 +153,7 @@ async def test_a_points_day(client: httpx.AsyncClient, services: Services, worke
     s = store(services)
     now = datetime(2030, 1, 7, 0, 0, tzinfo=UTC)  # Monday 08:00 in Shanghai
     tuesday = [datetime(2030, 1, 8, h, m, tzinfo=UTC) for h, m in ((0, 0), (0, 0), (3, 30))]
-    async with services.conversations.writer.begin(None) as raw:
+    async with services.db.begin() as raw:
         a1 = await s.book(raw, you, point.id, "pregnancy_iud_checkup", tuesday[2], now)
         a2 = await s.book(raw, me, point.id, "contraceptives", tuesday[0], now)
         a3 = await s.book(raw, you, point.id, "contraceptives", tuesday[1], now)
@@ -179,7 +179,7 @@ async def test_a_points_day(client: httpx.AsyncClient, services: Services, worke
     assert r.status_code == 422
 
 
-async def test_service_records_listing(client: httpx.AsyncClient, services: Services, worker: dict[str, str]) -> None:
+async def test_service_records_listing(client: httpx.AsyncClient, services: Container, worker: dict[str, str]) -> None:
     point = await create_point(services)
     assert point.id is not None
     cids = [await create_contact(services, f"p{i}") for i in range(2)]

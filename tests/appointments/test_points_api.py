@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from outreach.services import Services
+from outreach.container import Container
 from outreach.users.models import Role
 from tests.appointments import point_body
 from tests.factories import auth, create_token
@@ -16,7 +16,7 @@ URL = "/api/v1/service-points"
 
 
 @pytest.fixture
-async def worker(services: Services) -> dict[str, str]:
+async def worker(services: Container) -> dict[str, str]:
     return auth(await create_token(services, Role.health_worker))
 
 
@@ -128,7 +128,7 @@ async def test_unknown_point_is_404(client: httpx.AsyncClient, worker: dict[str,
         assert r.json()["error"] == {"code": "not_found", "message": "No service point 999."}
 
 
-async def test_auth(client: httpx.AsyncClient, services: Services) -> None:
+async def test_auth(client: httpx.AsyncClient, services: Container) -> None:
     assert (await client.get(URL)).status_code == 401
     assert (await client.post(URL, json=point_body())).status_code == 401
     coordinator = auth(await create_token(services, Role.coordinator))

@@ -9,9 +9,9 @@ from sqlmodel import col, select
 
 from outreach.appointments.models import Appointment
 from outreach.appointments.views import AppointmentStatus
-from outreach.db import transaction
-from outreach.messages.models import OutboxStatus, Purpose
-from outreach.services import Services
+
+from outreach.outbound.models import OutboxStatus, Purpose
+from outreach.container import Container
 from tests.appointments import create_contact, create_point, outbox_rows, store
 
 # Monday 7 January 2030, 08:00 in Shanghai: the morning's slots are 08:00 … 11:30.
@@ -19,19 +19,19 @@ NOW = datetime(2030, 1, 7, 0, 0, tzinfo=UTC)
 TOMORROW_10 = datetime(2030, 1, 8, 2, 0, tzinfo=UTC)  # Tuesday 10:00 in Shanghai
 
 
-async def statuses(services: Services) -> list[tuple[int, AppointmentStatus, datetime]]:
-    async with transaction(services.sessions) as session:
+async def statuses(services: Container) -> list[tuple[int, AppointmentStatus, datetime]]:
+    async with services.db.session() as session:
         rows = (await session.exec(select(Appointment).order_by(col(Appointment.id)))).all()
         return [(a.contact_id, a.status, a.starts_at) for a in rows]
 
 
-async def test_points_for_a_service_prefer_the_district(services: Services) -> None:
+async def test_points_for_a_service_prefer_the_district(services: Container) -> None:
     nanshan = await create_point(services)
     futian = await create_point(services, district="futian", services=["pregnancy_iud_checkup"])
     await create_point(services, district="baoan", active=False)
     await create_point(services, city="guangzhou", district="tianhe")
     s = store(services)
-    async with services.conversations.writer.begin(None) as raw:
+    async with services.db.begin() as raw:
         in_futian = await s.points_for(raw, "pregnancy_iud_checkup", city="shenzhen", district="futian")
         contraceptives = await s.points_for(raw, "contraceptives", city="shenzhen")
         nowhere = await s.points_for(raw, "counselling")
@@ -44,12 +44,12 @@ async def test_points_for_a_service_prefer_the_district(services: Services) -> N
     assert (point.timezone, point.slot_minutes, point.slot_capacity) == ("Asia/Shanghai", 30, 3)
 
 
-async def test_booking_fills_a_slot_and_free_places_count_down(services: Services) -> None:
+async def test_booking_fills_a_slot_and_free_places_count_down(services: Container) -> None:
     point_row = await create_point(services, slot_capacity=2)
     assert point_row.id is not None
     contacts = [await create_contact(services, f"p{i}") for i in range(3)]
     s = store(services)
-    async with services.conversations.writer.begin(None) as raw:
+    async with services.db.begin() as raw:
         point = await s.point(raw, point_row.id)
         assert point is not None
         free = await s.free_places(raw, point, NOW)
@@ -70,7 +70,7 @@ async def test_booking_fills_a_slot_and_free_places_count_down(services: Service
     assert [c for c, *_ in await statuses(services)] == contacts[:2]
 
 
-async def test_booking_refuses_what_is_not_a_bookable_slot(services: Services) -> None:
+async def test_booking_refuses_what_is_not_a_bookable_slot(services: Container) -> None:
     point = await create_point(services)
     closed = await create_point(services, active=False)
     assert point.id is not None and closed.id is not None
@@ -86,7 +86,7 @@ async def test_booking_refuses_what_is_not_a_bookable_slot(services: Services) -
         (closed.id, "contraceptives", TOMORROW_10),  # inactive point
         (9999, "contraceptives", TOMORROW_10),  # no such point
     ]
-    async with services.conversations.writer.begin(None) as raw:
+    async with services.db.begin() as raw:
         for point_id, service, starts in refused:
             assert await s.book(raw, cid, point_id, service, starts, NOW) is None, (point_id, service, starts)
         # The last slot within 14 days: Sunday 20 January 11:30 in Shanghai.
@@ -94,12 +94,12 @@ async def test_booking_refuses_what_is_not_a_bookable_slot(services: Services) -
     assert len(await statuses(services)) == 1
 
 
-async def test_reminders_are_scheduled_at_the_offsets(services: Services) -> None:
+async def test_reminders_are_scheduled_at_the_offsets(services: Container) -> None:
     point = await create_point(services)
     assert point.id is not None
     cid = await create_contact(services, "p")
     s = store(services)
-    async with services.conversations.writer.begin(None) as raw:
+    async with services.db.begin() as raw:
         aid = await s.book(raw, cid, point.id, "pregnancy_iud_checkup", TOMORROW_10, NOW)
     rows = await outbox_rows(services, f"appointment:{aid}")
     assert [(r.purpose, r.status, r.due_at, r.expires_at) for r in rows] == [
@@ -118,19 +118,19 @@ async def test_reminders_are_scheduled_at_the_offsets(services: Services) -> Non
 
     # Booked three hours ahead: the 24-hour reminder's time has passed, so only one.
     soon = NOW + timedelta(hours=3)
-    async with services.conversations.writer.begin(None) as raw:
+    async with services.db.begin() as raw:
         aid = await s.book(raw, cid, point.id, "pregnancy_iud_checkup", soon, NOW)
     rows = await outbox_rows(services, f"appointment:{aid}")
     assert [(r.due_at, r.expires_at) for r in rows] == [(soon - timedelta(hours=2), soon)]
 
 
-async def test_reschedule_moves_the_place_and_the_reminders(services: Services) -> None:
+async def test_reschedule_moves_the_place_and_the_reminders(services: Container) -> None:
     point_row = await create_point(services, slot_capacity=1)
     assert point_row.id is not None
     me, other = await create_contact(services, "me"), await create_contact(services, "other")
     s = store(services)
     later = TOMORROW_10 + timedelta(days=1)
-    async with services.conversations.writer.begin(None) as raw:
+    async with services.db.begin() as raw:
         aid = await s.book(raw, me, point_row.id, "contraceptives", TOMORROW_10, NOW)
         theirs = await s.book(raw, other, point_row.id, "contraceptives", later + timedelta(minutes=30), NOW)
         assert aid is not None and theirs is not None
@@ -153,7 +153,7 @@ async def test_reschedule_moves_the_place_and_the_reminders(services: Services) 
     assert rows[0].error == "rescheduled"
 
     # Moving back to the first time schedules fresh reminders (the old keys are spent).
-    async with services.conversations.writer.begin(None) as raw:
+    async with services.db.begin() as raw:
         assert await s.reschedule(raw, aid, me, TOMORROW_10, NOW)
         [visit] = await s.upcoming(raw, me, NOW)
     assert (visit.starts_at, visit.reschedules) == (TOMORROW_10, 2)
@@ -164,12 +164,12 @@ async def test_reschedule_moves_the_place_and_the_reminders(services: Services) 
     assert len(rows) == 6
 
 
-async def test_cancel_confirm_and_upcoming(services: Services) -> None:
+async def test_cancel_confirm_and_upcoming(services: Container) -> None:
     point = await create_point(services)
     assert point.id is not None
     me, other = await create_contact(services, "me"), await create_contact(services, "other")
     s = store(services)
-    async with services.conversations.writer.begin(None) as raw:
+    async with services.db.begin() as raw:
         a1 = await s.book(raw, me, point.id, "contraceptives", TOMORROW_10 + timedelta(days=1), NOW)
         a2 = await s.book(raw, me, point.id, "pregnancy_iud_checkup", TOMORROW_10, NOW)
         assert a1 is not None and a2 is not None
@@ -200,7 +200,7 @@ async def test_cancel_confirm_and_upcoming(services: Services) -> None:
     assert [r.status for r in await outbox_rows(services, f"appointment:{a2}")] == [OutboxStatus.pending] * 2
 
 
-async def test_the_last_places_are_race_safe(services: Services) -> None:
+async def test_the_last_places_are_race_safe(services: Container) -> None:
     """50 people try for the last 3 places of a slot at once: exactly 3 get one.
 
     On PostgreSQL each booking is its own writer transaction, running concurrently on
@@ -212,8 +212,8 @@ async def test_the_last_places_are_race_safe(services: Services) -> None:
     assert point.id is not None
     contacts = [await create_contact(services, f"p{i}") for i in range(52)]
     s = store(services)
-    writer = services.conversations.writer
-    async with writer.begin(None) as raw:
+    writer = services.db
+    async with writer.begin() as raw:
         for cid in contacts[:2]:
             assert await s.book(raw, cid, point.id, "contraceptives", TOMORROW_10, NOW)
 
@@ -221,7 +221,7 @@ async def test_the_last_places_are_race_safe(services: Services) -> None:
 
     async def attempt(cid: int) -> int | None:
         nonlocal open_now, most_open
-        async with writer.begin(None) as raw:
+        async with writer.begin() as raw:
             open_now += 1
             most_open = max(most_open, open_now)
             try:

@@ -10,15 +10,15 @@ import httpx
 from sqlalchemy import text
 
 from outreach.appointments.views import AppointmentStatus
-from outreach.messages.policy import SendPolicy
-from outreach.services import Services
+from outreach.outbound.policy import SendPolicy
+from outreach.container import Container
 from outreach.timeutil import utcnow
 from tests.appointments import create_point
 from tests.factories import Chat, one
 
 
-async def all_rows(services: Services, sql: str, **params: Any) -> list[Any]:
-    async with services.db.connect() as conn:
+async def all_rows(services: Container, sql: str, **params: Any) -> list[Any]:
+    async with services.db.begin() as conn:
         return list((await conn.execute(text(sql), params)).all())
 
 
@@ -34,7 +34,7 @@ async def book(chat: Chat, point_id: int, service: str = "pregnancy_iud_checkup"
     await chat.pick("yes")
 
 
-async def test_book_list_reschedule_and_cancel(client: httpx.AsyncClient, services: Services) -> None:
+async def test_book_list_reschedule_and_cancel(client: httpx.AsyncClient, services: Container) -> None:
     futian = await create_point(services, district="futian",
                                 name={"zh_Hans": "福田站", "en": "Futian Station"})
     nanshan = await create_point(services)
@@ -93,7 +93,7 @@ async def test_book_list_reschedule_and_cancel(client: httpx.AsyncClient, servic
     assert "no upcoming appointments" in chat.text and chat.choice_ids == ["book", "menu"]
 
 
-async def test_the_last_place_taken_while_confirming(client: httpx.AsyncClient, services: Services) -> None:
+async def test_the_last_place_taken_while_confirming(client: httpx.AsyncClient, services: Container) -> None:
     point = await create_point(services, slot_capacity=1)
     first, second = Chat(client, "slow"), Chat(client, "quick")
     for chat in (first, second):
@@ -112,7 +112,7 @@ async def test_the_last_place_taken_while_confirming(client: httpx.AsyncClient, 
     assert (await one(services, "SELECT count(*) AS n FROM appointment")).n == 1
 
 
-async def send_reminders(services: Services) -> None:
+async def send_reminders(services: Container) -> None:
     """Bring the reminders forward and let the dispatcher send them (to the simulator)."""
     async with services.db.begin() as conn:
         await conn.execute(text("UPDATE outbox SET due_at = :now WHERE purpose = 'reminder'"),
@@ -120,7 +120,7 @@ async def send_reminders(services: Services) -> None:
     await services.dispatcher.drain_once()
 
 
-async def test_answers_to_a_reminder(client: httpx.AsyncClient, services: Services) -> None:
+async def test_answers_to_a_reminder(client: httpx.AsyncClient, services: Container) -> None:
     # Any hour of the day, and more than a day's cap of reminders.
     services.dispatcher.policy = SendPolicy(quiet=None, daily_cap=100)
     point = await create_point(services)
@@ -163,7 +163,7 @@ async def test_answers_to_a_reminder(client: httpx.AsyncClient, services: Servic
     assert chat.choice_ids[0].startswith("day:")
 
 
-async def test_a_missed_visit_offers_to_rebook(client: httpx.AsyncClient, services: Services) -> None:
+async def test_a_missed_visit_offers_to_rebook(client: httpx.AsyncClient, services: Container) -> None:
     services.dispatcher.policy = SendPolicy(quiet=None, daily_cap=100)
     point = await create_point(services)
     chat = Chat(client, "missed")
@@ -174,7 +174,7 @@ async def test_a_missed_visit_offers_to_rebook(client: httpx.AsyncClient, servic
         await conn.execute(text("UPDATE appointment SET starts_at = :t"),
                            {"t": utcnow() - timedelta(days=1)})
     appointment_id = (await one(services, "SELECT id FROM appointment")).id
-    async with services.conversations.writer.begin(None) as raw:
+    async with services.db.begin() as raw:
         await services.appointments.record_attendance(
             raw, appointment_id, AppointmentStatus.no_show, utcnow())
     await services.dispatcher.drain_once()
@@ -188,7 +188,7 @@ async def test_a_missed_visit_offers_to_rebook(client: httpx.AsyncClient, servic
     assert "Booked" in chat.text
 
 
-async def test_cancel_without_a_reminder_still_unsubscribes(client: httpx.AsyncClient, services: Services) -> None:
+async def test_cancel_without_a_reminder_still_unsubscribes(client: httpx.AsyncClient, services: Container) -> None:
     chat = Chat(client, "leaver")
     await chat.onboard("en")
     await chat.send("cancel")

@@ -9,14 +9,14 @@ from sqlmodel import func, select
 from outreach.contacts.models import ConsentEvent, Contact, Message
 from outreach.questions.models import UnansweredQuestion
 from outreach.quizzes.models import AttemptStatus, QuizAnswer, QuizAttempt
-from outreach.services import Services
+from outreach.container import Container
 from tests.factories import CJK, Chat
 
 MENU = ["learn", "ask", "quiz", "book", "appts", "lang", "stop"]
 
 
-async def count(services: Services, model: type, *where: object) -> int:
-    async with services.sessions() as session:
+async def count(services: Container, model: type, *where: object) -> int:
+    async with services.db.session() as session:
         return (await session.exec(select(func.count()).select_from(model).where(*where))).one()
 
 
@@ -28,7 +28,7 @@ async def test_first_contact_is_bilingual_and_offers_languages(client: httpx.Asy
 
 
 @pytest.mark.parametrize("language", ["zh_Hans", "en"])
-async def test_onboarding(client: httpx.AsyncClient, services: Services, language: str) -> None:
+async def test_onboarding(client: httpx.AsyncClient, services: Container, language: str) -> None:
     chat = Chat(client, f"onboard-{language}")
     await chat.send("你好")
     await chat.pick(f"lang:{language}")
@@ -41,7 +41,7 @@ async def test_onboarding(client: httpx.AsyncClient, services: Services, languag
     await chat.pick("district:baiyun")
     # Only features that exist are offered.
     assert chat.choice_ids == MENU
-    async with services.sessions() as session:
+    async with services.db.session() as session:
         contact = (await session.exec(select(Contact))).one()
     assert (contact.language, contact.city, contact.district, contact.consent) == (
         language, "guangzhou", "baiyun", "granted",
@@ -49,13 +49,13 @@ async def test_onboarding(client: httpx.AsyncClient, services: Services, languag
     assert await count(services, ConsentEvent, ConsentEvent.kind == "granted") == 1
 
 
-async def test_declining_consent_keeps_only_the_refusal(client: httpx.AsyncClient, services: Services) -> None:
+async def test_declining_consent_keeps_only_the_refusal(client: httpx.AsyncClient, services: Container) -> None:
     chat = Chat(client, "decliner")
     await chat.send("hello")
     await chat.pick("lang:en")
     await chat.pick("consent:no")
     assert chat.choice_ids == []
-    async with services.sessions() as session:
+    async with services.db.session() as session:
         contact = (await session.exec(select(Contact))).one()
     assert contact.consent == "declined"
     assert (contact.language, contact.city, contact.district) == (None, None, None)
@@ -91,7 +91,7 @@ async def test_learn_a_lesson_with_its_source(client: httpx.AsyncClient, languag
     ("language", "question"),
     [("zh_Hans", "在这边做孕检要花钱吗"), ("en", "do I have to pay for contraceptives?")],
 )
-async def test_ask_gets_an_faq_answer(client: httpx.AsyncClient, services: Services, language: str, question: str) -> None:
+async def test_ask_gets_an_faq_answer(client: httpx.AsyncClient, services: Container, language: str, question: str) -> None:
     chat = Chat(client, f"asker-{language}")
     await chat.onboard(language)
     await chat.pick("ask")
@@ -109,7 +109,7 @@ async def test_free_text_at_the_menu_is_a_question(client: httpx.AsyncClient) ->
 
 
 @pytest.mark.parametrize("language", ["zh_Hans", "en"])
-async def test_unanswerable_question_is_recorded(client: httpx.AsyncClient, services: Services, language: str) -> None:
+async def test_unanswerable_question_is_recorded(client: httpx.AsyncClient, services: Container, language: str) -> None:
     chat = Chat(client, f"stumper-{language}")
     await chat.onboard(language)
     await chat.pick("ask")
@@ -119,7 +119,7 @@ async def test_unanswerable_question_is_recorded(client: httpx.AsyncClient, serv
 
 
 @pytest.mark.parametrize("language", ["zh_Hans", "en"])
-async def test_quiz_scores_and_logs_every_answer(client: httpx.AsyncClient, services: Services, language: str) -> None:
+async def test_quiz_scores_and_logs_every_answer(client: httpx.AsyncClient, services: Container, language: str) -> None:
     chat = Chat(client, f"quizzer-{language}")
     await chat.onboard(language)
     await chat.pick("quiz")
@@ -134,7 +134,7 @@ async def test_quiz_scores_and_logs_every_answer(client: httpx.AsyncClient, serv
     assert chat.choice_ids == MENU
     assert ("You got" in chat.text) == (language == "en")
     assert ("答对了" in chat.text) == (language == "zh_Hans")
-    async with services.sessions() as session:
+    async with services.db.session() as session:
         attempt = (await session.exec(select(QuizAttempt))).one()
         answers = (await session.exec(select(QuizAnswer))).all()
     assert attempt.status == AttemptStatus.completed and attempt.n_questions == 5
@@ -143,21 +143,21 @@ async def test_quiz_scores_and_logs_every_answer(client: httpx.AsyncClient, serv
     assert attempt.score == attempt.n_correct / 5
 
 
-async def test_abandoned_quiz_is_kept_unscored(client: httpx.AsyncClient, services: Services) -> None:
+async def test_abandoned_quiz_is_kept_unscored(client: httpx.AsyncClient, services: Container) -> None:
     chat = Chat(client, "quitter")
     await chat.onboard("en")
     await chat.pick("quiz")
     await chat.send("1")
     await chat.send("MENU")
     assert chat.choice_ids == MENU
-    async with services.sessions() as session:
+    async with services.db.session() as session:
         attempt = (await session.exec(select(QuizAttempt))).one()
     assert attempt.status == AttemptStatus.abandoned and attempt.score is None
     assert await count(services, QuizAnswer) == 1
 
 
 @pytest.mark.parametrize(("stop", "start"), [("STOP", "START"), ("退订", "订阅"), ("ｔｄ", "start"), ("Stop.", "Start")])
-async def test_stop_then_silence_until_start(client: httpx.AsyncClient, services: Services, stop: str, start: str) -> None:
+async def test_stop_then_silence_until_start(client: httpx.AsyncClient, services: Container, stop: str, start: str) -> None:
     chat = Chat(client, "stopper")
     await chat.onboard("en")
     await chat.send(stop)
@@ -170,8 +170,8 @@ async def test_stop_then_silence_until_start(client: httpx.AsyncClient, services
     assert kinds == ["granted", "opted_out", "opted_in"]
 
 
-async def _events(services: Services) -> list[ConsentEvent]:
-    async with services.sessions() as session:
+async def _events(services: Container) -> list[ConsentEvent]:
+    async with services.db.session() as session:
         return list((await session.exec(select(ConsentEvent).order_by(ConsentEvent.id))).all())
 
 
@@ -241,7 +241,7 @@ async def test_menu_before_onboarding_resumes_it(client: httpx.AsyncClient) -> N
     ids=["empty", "spaces", "10kB-latin", "10kB-cjk", "emoji", "unknown-9", "zero", "42", "punctuation"],
 )
 @pytest.mark.parametrize("step", ["onboarding", "menu", "quiz"])
-async def test_bad_input_gets_a_clear_reprompt(client: httpx.AsyncClient, services: Services, bad: str, step: str) -> None:
+async def test_bad_input_gets_a_clear_reprompt(client: httpx.AsyncClient, services: Container, bad: str, step: str) -> None:
     chat = Chat(client, f"bad-{step}")
     if step == "onboarding":
         await chat.send("hi")
@@ -274,7 +274,7 @@ async def test_simulator_validates_input(client: httpx.AsyncClient) -> None:
     assert r.status_code == 422
 
 
-async def test_messages_are_kept_only_after_consent(client: httpx.AsyncClient, services: Services) -> None:
+async def test_messages_are_kept_only_after_consent(client: httpx.AsyncClient, services: Container) -> None:
     chat = Chat(client, "history")
     await chat.send("hi")
     await chat.pick("lang:en")

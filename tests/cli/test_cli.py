@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from outreach.services import Services
+from outreach.container import Container
 from tests.factories import Chat, auth
 
 OUTREACH = shutil.which("outreach", path=str(Path(sys.executable).parent)) or "outreach"
@@ -70,7 +70,7 @@ def test_users_create_rejects_a_bad_role(db_url: str) -> None:
 
 
 async def test_stats_knowledge_table_matches_the_api(
-    db_url: str, client: httpx.AsyncClient, services: Services
+    db_url: str, client: httpx.AsyncClient, services: Container
 ) -> None:
     for i in range(5):
         chat = Chat(client, f"cli-stats-{i}")

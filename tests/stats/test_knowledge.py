@@ -12,9 +12,9 @@ import pytest
 from sqlmodel import select
 
 from outreach.contacts.models import Consent, Contact
-from outreach.db import transaction
+
 from outreach.quizzes.models import AttemptStatus, QuizAnswer, QuizAttempt
-from outreach.services import Services
+from outreach.container import Container
 from outreach.stats.wilson import wilson
 from outreach.users.models import Role
 from tests.factories import Chat, auth, create_token
@@ -23,9 +23,9 @@ CITIES = {"shenzhen": ["futian", "nanshan"], "guangzhou": ["tianhe"], "hangzhou"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-async def seed(services: Services, rng: random.Random, people: int) -> None:
+async def seed(services: Container, rng: random.Random, people: int) -> None:
     """People with several attempts each: completed, abandoned and in progress."""
-    async with transaction(services.sessions) as session:
+    async with services.db.session() as session:
         for p in range(people):
             city = rng.choice(list(CITIES))
             # Hangzhou stays small so that its cell is suppressed.
@@ -78,9 +78,9 @@ def wilson_by_quadratic(k: int, n: int, z: float = 1.959963984540054) -> tuple[f
     return (-b - disc) / (2 * a), (-b + disc) / (2 * a)
 
 
-async def expected(services: Services, group_by: str | None, pass_mark: float) -> dict[str, tuple[int, int]]:
+async def expected(services: Container, group_by: str | None, pass_mark: float) -> dict[str, tuple[int, int]]:
     """From the raw answer log: each person's latest completed attempt, re-scored."""
-    async with services.sessions() as session:
+    async with services.db.session() as session:
         contacts = {c.id: c for c in (await session.exec(select(Contact))).all()}
         attempts = (await session.exec(select(QuizAttempt).where(QuizAttempt.status == "completed"))).all()
         answers = (await session.exec(select(QuizAnswer))).all()
@@ -107,7 +107,7 @@ async def expected(services: Services, group_by: str | None, pass_mark: float) -
 
 
 @pytest.mark.parametrize("group_by", [None, "city", "district", "language"])
-async def test_api_matches_the_answer_log(client: httpx.AsyncClient, services: Services, group_by: str | None) -> None:
+async def test_api_matches_the_answer_log(client: httpx.AsyncClient, services: Container, group_by: str | None) -> None:
     await seed(services, random.Random(7), 240)
     token = await create_token(services, Role.coordinator)
     params = {"group_by": group_by} if group_by else {}
@@ -148,7 +148,7 @@ async def test_api_matches_the_answer_log(client: httpx.AsyncClient, services: S
         assert suppressed >= 1, "the small Hangzhou cell is suppressed"
 
 
-async def test_latest_completed_attempt_counts(client: httpx.AsyncClient, services: Services) -> None:
+async def test_latest_completed_attempt_counts(client: httpx.AsyncClient, services: Container) -> None:
     """A person who failed, then passed, is a knower; retakes never add respondents."""
     token = await create_token(services, Role.coordinator)
     chats = [Chat(client, f"taker-{i}") for i in range(6)]
@@ -170,10 +170,10 @@ async def test_latest_completed_attempt_counts(client: httpx.AsyncClient, servic
     assert body["overall"]["knowers"] == 4
 
 
-async def _current_question(services: Services, contact: str) -> str:
+async def _current_question(services: Container, contact: str) -> str:
     from outreach.contacts.models import ContactUrn
 
-    async with services.sessions() as session:
+    async with services.db.session() as session:
         c = (
             await session.exec(
                 select(Contact).join(ContactUrn).where(ContactUrn.path == contact)  # type: ignore[arg-type]
@@ -192,7 +192,7 @@ def test_wilson_edges() -> None:
         wilson(0, 0)
 
 
-async def test_empty_database(client: httpx.AsyncClient, services: Services) -> None:
+async def test_empty_database(client: httpx.AsyncClient, services: Container) -> None:
     token = await create_token(services, Role.coordinator)
     body = (await client.get("/api/v1/stats/knowledge?group_by=city", headers=auth(token))).json()
     assert body["overall"] == {"n": 0, "knowers": None, "rate": None, "ci_low": None, "ci_high": None, "suppressed": True}

@@ -20,7 +20,6 @@ import urllib.request
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, TypeVar
 
 import httpx
@@ -403,19 +402,19 @@ async def _book_and_remind(db_url: str, contact: str) -> None:
 
     from sqlalchemy import text
 
-    from outreach.services import build_services
+    from outreach.container import build_container
     from outreach.timeutil import utcnow
     from tests.appointments import create_point
 
-    services = build_services(Settings(env="test", database_url=db_url))
+    services = build_container(Settings(env="test", database_url=db_url))
     try:
         point = await create_point(services)
         assert point.id is not None
-        async with services.db.connect() as conn:
+        async with services.db.begin() as conn:
             cid = (await conn.execute(text(
                 "SELECT contact_id FROM contact_urn WHERE scheme = 'sim' AND path = :p"),
                 {"p": contact})).scalar_one()
-        async with services.conversations.writer.begin(None) as raw:
+        async with services.db.begin() as raw:
             fetched = await services.appointments.point(raw, point.id)
             assert fetched is not None
             free = await services.appointments.free_places(raw, fetched, utcnow())
@@ -490,7 +489,7 @@ def test_page_strings_use_the_catalogs(tmp_path: Path) -> None:
             encoding="utf-8",
         )
     app = FastAPI()
-    app.state.services = SimpleNamespace(settings=Settings(locales_dir=tmp_path))
+    app.state.provided = {Settings: Settings(locales_dir=tmp_path)}
     app.include_router(router)
 
     async def pages() -> dict[str, str]:

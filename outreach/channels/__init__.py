@@ -1,1 +1,0 @@
-"""Delivery channels: turning bot replies into what each transport (SMS, chat) can carry."""

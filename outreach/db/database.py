@@ -1,0 +1,258 @@
+"""One database: one engine and pool, and the units of work on it.
+
+``Database.begin(key)`` is the only way the service touches its database, and the unit of
+work it yields is the only thing that commits. A unit of work is one transaction on one
+connection that offers both paths onto it:
+
+- the **fast path** (``uow.row``/``run``/``many``/``rows``/``count``, see ``raw``):
+  statements compiled once per dialect and run on the driver connection, for the hot
+  paths (a conversation turn, the dispatcher);
+- the **ORM session** (``uow.session``): an SQLModel session bound to the same
+  connection, inside the same transaction, for everything else (the API).
+
+The transaction is begun and ended with plain SQL by the unit of work itself, never by
+SQLAlchemy: on PostgreSQL the pool's connections are in the driver adapter's autocommit
+mode (so SQLAlchemy sends no BEGIN of its own and its commit and rollback are no-ops),
+on SQLite the connection has no implicit transactions and the adapter's commit and
+rollback are no-ops (``sqlite_inline``). A session therefore only flushes; the unit of
+work flushes it once more and commits when the block ends without an error, and rolls
+back otherwise.
+
+``key`` serialises units of work across processes (one address's messages, one slot's
+bookings): on PostgreSQL a transaction-scoped advisory lock taken with the BEGIN in one
+round trip; SQLite has one writer, so everything is serialised anyway.
+
+SQLite: the engine has exactly one connection, shared by both paths and run on the
+event-loop thread. Units of work take turns on an asyncio lock (first come, first
+served) and run BEGIN IMMEDIATE … COMMIT without yielding to the loop unless they await
+something themselves, so the file lock is never held across a hand-over. If another
+process (a CLI command) holds the write lock, BEGIN fails at once and the unit of work
+waits asynchronously and retries instead of blocking the loop. PostgreSQL: one pool,
+handed out first come, first served (the pool's own queue lets newcomers overtake
+waiters, which starved some turns under load).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.util import greenlet_spawn
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from outreach.db.raw import AsyncpgRaw, SqliteRaw, lock_id
+from outreach.db.sqlite_inline import InlineConnection
+from outreach.errors import ConfigError, ServiceUnavailable
+
+SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=0")
+
+
+class _Session:
+    """The lazily opened ORM session of a unit of work (most hot-path units never open
+    one)."""
+
+    _session: AsyncSession | None = None
+    _after: list[Callable[[], None]] | None = None
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once this unit of work has committed (never if it rolls
+        back), e.g. to wake the dispatcher for the outbox rows it wrote."""
+        if self._after is None:
+            self._after = []
+        self._after.append(callback)
+
+    def _committed(self) -> None:
+        for callback in self._after or ():
+            callback()
+
+    async def _flush(self) -> None:
+        if self._session is not None:
+            await self._session.flush()
+
+    async def _close(self) -> None:
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+    @property
+    def session(self) -> AsyncSession:
+        raise NotImplementedError
+
+    async def execute(self, statement: Any, params: Any = None) -> Any:
+        """A Core statement on this unit's connection, for what the fast path has no
+        prepared statement for (a one-off read, a test's set-up)."""
+        conn = await self.session.connection()
+        return await conn.execute(statement, params)
+
+
+class SqliteUnit(SqliteRaw, _Session):
+    def __init__(self, conn: sqlite3.Connection, engine: AsyncEngine) -> None:
+        super().__init__(conn)
+        self._engine = engine
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            # The pool's one connection is this one: the session runs in this transaction.
+            self._session = AsyncSession(bind=self._engine, expire_on_commit=False)
+        return self._session
+
+
+class PostgresUnit(AsyncpgRaw, _Session):
+    def __init__(self, fairy: PoolProxiedConnection, engine: AsyncEngine) -> None:
+        super().__init__(fairy.driver_connection)
+        self._fairy = fairy
+        self._engine = engine
+        self._connection: AsyncConnection | None = None
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            # An SQLAlchemy connection over this unit's own pooled connection.
+            sync = Connection(self._engine.sync_engine, connection=self._fairy)
+            self._connection = AsyncConnection(self._engine, sync)
+            self._session = AsyncSession(bind=self._connection, expire_on_commit=False)
+        return self._session
+
+    async def _release(self) -> None:
+        await self._close()
+        if self._connection is not None:
+            conn, self._connection = self._connection, None
+            await conn.close()  # gives the pooled connection back
+        else:
+            await greenlet_spawn(self._fairy.close)
+
+
+Unit = SqliteUnit | PostgresUnit
+
+
+class Database:
+    """The service's database (one per process): its engine and units of work."""
+
+    def __init__(self, url: str, *, pool_size: int = 20, busy_for: float = 10.0) -> None:
+        self.url = url
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite":
+            database = parsed.database
+            if not database or database == ":memory:":
+                raise ConfigError("the SQLite database must be a file")
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            self._sqlite: sqlite3.Connection | None = sqlite3.connect(
+                database, isolation_level=None, check_same_thread=False)
+            for pragma in SQLITE_PRAGMAS:
+                self._sqlite.execute(f"PRAGMA {pragma}")
+            shared = self._sqlite
+
+            async def connect() -> InlineConnection:
+                return InlineConnection(shared, owns_transactions=False)
+
+            self.engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60,
+                                              async_creator=connect)
+            self._turn = asyncio.Lock()
+        elif parsed.get_backend_name() == "postgresql":
+            self._sqlite = None
+            self.engine = create_async_engine(
+                parsed.set(drivername="postgresql+asyncpg"), pool_size=pool_size,
+                max_overflow=0, pool_timeout=60, connect_args={"command_timeout": 30})
+
+            @event.listens_for(self.engine.sync_engine, "connect")
+            def _autocommit(dbapi_conn: Any, _record: Any) -> None:
+                # The unit of work begins and ends transactions; the adapter must not.
+                dbapi_conn.set_isolation_level("autocommit")
+
+            # First come, first served (see the module's docstring).
+            self._fair = asyncio.Semaphore(pool_size)
+        else:
+            raise ConfigError(f"unsupported database {parsed.get_backend_name()!r}: "
+                              "use sqlite+aiosqlite:///… or postgresql+asyncpg://…")
+        self.dialect = self.engine.dialect
+        self.busy_for = busy_for
+
+    @property
+    def name(self) -> str:
+        return str(self.dialect.name)
+
+    def begin(self, key: str | None = None) -> Any:
+        """``async with db.begin(key) as uow``: one transaction; commits when the block
+        ends, rolls back if it raises."""
+        return self._begin_sqlite() if self._sqlite is not None else self._begin_pg(key)
+
+    @asynccontextmanager
+    async def _begin_sqlite(self) -> AsyncIterator[SqliteUnit]:
+        conn = self._sqlite
+        assert conn is not None
+        async with self._turn:
+            await self._begin_immediate(conn)
+            unit = SqliteUnit(conn, self.engine)
+            try:
+                yield unit
+                await unit._flush()
+            except BaseException:
+                if conn.in_transaction:  # SQLite ends some failed transactions itself
+                    conn.execute("ROLLBACK")
+                await unit._close()
+                raise
+            conn.execute("COMMIT")
+            await unit._close()
+        unit._committed()
+
+    async def _begin_immediate(self, conn: sqlite3.Connection) -> None:
+        delay, waited = 0.001, 0.0
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if waited >= self.busy_for:
+                    raise ServiceUnavailable("The database is busy; try again shortly.") from exc
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 0.02)
+
+    @asynccontextmanager
+    async def _begin_pg(self, key: str | None) -> AsyncIterator[PostgresUnit]:
+        async with self._fair:
+            fairy = await greenlet_spawn(self.engine.sync_engine.pool.connect)
+            unit = PostgresUnit(fairy, self.engine)
+            driver = unit.conn
+            try:
+                # BEGIN and the lock in one round trip (simple protocol; the key is an
+                # integer computed here, so nothing is interpolated from input).
+                lock = f"; SELECT pg_advisory_xact_lock({lock_id(key)})" if key else ""
+                await driver.execute("BEGIN" + lock)
+                yield unit
+                await unit._flush()
+                await driver.execute("COMMIT")
+            finally:
+                try:
+                    if driver.is_in_transaction():
+                        await driver.execute("ROLLBACK")
+                finally:
+                    await unit._release()
+        unit._committed()
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A unit of work's ORM session, for code that needs nothing else."""
+        async with self.begin() as uow:
+            yield uow.session
+
+    async def ping(self) -> None:
+        async with self.begin() as uow:
+            await uow.execute(text("SELECT 1"))
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+        if self._sqlite is not None:
+            self._sqlite.close()
+            self._sqlite = None

@@ -1,0 +1,44 @@
+"""A plain SQLAlchemy engine, for migrations (Alembic runs in its own transaction) and
+test set-up that drops whole schemas. The service itself uses ``Database``.
+
+SQLite gets one connection run on the event-loop thread (``sqlite_inline``) with WAL,
+synchronous=NORMAL and a busy timeout, as the service's own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from outreach.db.sqlite_inline import creator
+
+
+def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        database = make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(
+            url,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=60,
+            async_creator=creator(database or ":memory:", timeout=5.0),
+            **kwargs,
+        )
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=5000")
+            cur.close()
+
+        return engine
+    return create_async_engine(url, pool_size=2, max_overflow=2, **kwargs)

@@ -1,0 +1,346 @@
+"""The dispatcher: sends due outbox rows through their channel and records what happened.
+
+Claiming marks rows ``sending`` with a lease. A process that dies mid-send leaves its
+lease to expire; the row is then treated like a send whose outcome is unknown and is
+retried with the same idempotency key. On PostgreSQL claims use FOR UPDATE SKIP LOCKED,
+so several processes never take one row. Every claimed row passes the send policy
+(``policy``) first: it may go out, wait (quiet hours, daily cap), expire or be
+dead-lettered.
+
+Time and chance come in from outside: ``clock`` (every "now" it claims, decides and
+records with) and ``rng`` (the retry jitter), so a test can fix both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from outreach.outbound.sender import Failure, Outgoing, SendError, SendResult, Sender
+from outreach.contacts.models import ConsentKind
+from outreach.db.database import Database
+from outreach.db.raw import Raw, json_value
+from outreach.outbound.models import INITIATED, OutboxStatus, Purpose, Rank
+from outreach.outbound.repository import OUTBOX_STATEMENTS
+from outreach.outbound.policy import Decision, SendPolicy, Verdict
+from outreach.phones import mask
+from outreach.timeutil import SYSTEM_CLOCK, Clock, from_driver
+
+log = logging.getLogger(__name__)
+
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    key: str
+    contact_id: int
+    address: str
+    body: str
+    purpose: str
+    attempts: int
+    choices: list[dict[str, Any]]
+    opted_out: bool
+    expires_at: datetime | None
+    timezone: str | None
+    topic: str | None = None
+
+
+def backoff(attempt: int, rng: random.Random, base: float = 2.0, cap: float = 300.0) -> float:
+    """Exponential with jitter drawn from ``rng``: attempt 1 waits 1–2 s, 2 up to 4 s,
+    3 up to 8 s … (≤ cap)."""
+    return rng.uniform(base / 2, min(cap, base * 2 ** (attempt - 1)))
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        db: Database,
+        senders: list[Sender],
+        *,
+        max_attempts: int = 6,
+        concurrency: int = 10,
+        lease: float = 60.0,
+        policy: SendPolicy | None = None,
+        loops: int = 2,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.db = db
+        self.clock: Clock = clock if clock is not None else SYSTEM_CLOCK
+        self.rng = rng if rng is not None else random.Random()
+        self.dialect = db.name
+        self.sql = OUTBOX_STATEMENTS.for_dialect(db.dialect)
+        self.policy = policy or SendPolicy()
+        # Only channels that are on; a row for a channel that is off waits for it.
+        self.senders = {s.channel: s for s in senders if s.enabled}
+        self.max_attempts = max_attempts
+        self.lease = timedelta(seconds=lease)
+        self._limit = asyncio.Semaphore(concurrency)
+        self._wake = asyncio.Event()
+        self.loops = loops
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        """Start the drain loops. More than one, so that one batch is sending while the
+        next is claimed and the last recorded (a lone loop sent nothing for a third of
+        its time); with SKIP LOCKED, or SQLite's single writer, they never share a row."""
+        if not self._tasks and self.senders:
+            self._stopping = False
+            self._tasks = [asyncio.create_task(self._run(), name=f"outbox.dispatch.{i}")
+                           for i in range(self.loops)]
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        tasks, self._tasks = self._tasks, []
+        await asyncio.gather(*tasks)
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                tried = await self.drain_once()
+            except Exception:  # noqa: BLE001 - the loop must survive a bad batch
+                log.exception("outbox.dispatch failed; retrying in 1 s")
+                tried = 0
+                await asyncio.sleep(1)
+            if tried == 0 and not self._stopping:
+                # Idle until woken: by the scheduler's outbox.dispatch tick, or at once
+                # by a turn that queued replies in this process.
+                await self._wake.wait()
+                self._wake.clear()
+
+    async def drain_once(self) -> int:
+        """Claim what is due on every channel, send it, record the outcomes.
+
+        Returns how many messages were tried."""
+        tried = await asyncio.gather(*(self._drain(sender) for sender in self.senders.values()))
+        return sum(tried)
+
+    async def _drain(self, sender: Sender) -> int:
+        now = self.clock.now()
+        async with self.db.begin() as raw:
+            rows = await raw.rows(
+                self.sql["claim"],
+                {"now": now, "lease_until": now + self.lease, "channel": sender.channel},
+            )
+        claimed = [
+            Claimed(id=r["id"], key=r["idempotency_key"], contact_id=r["contact_id"],
+                    address=r["address"], body=r["body"], purpose=r["purpose"],
+                    attempts=r["attempts"], choices=json_value(r["choices"]) or [],
+                    opted_out=bool(r["opted_out"]),
+                    expires_at=from_driver(r["expires_at"]) if r["expires_at"] is not None else None,
+                    timezone=r["timezone"], topic=r["topic"])
+            for r in rows
+        ]
+        if not claimed:
+            return 0
+        decisions = await self._decide(claimed, now)
+        # One person's messages go out one after the other, oldest first (a reply before
+        # the menu that follows it); different people's at the same time.
+        queues: defaultdict[str, list[int]] = defaultdict(list)
+        for i in sorted(range(len(claimed)), key=lambda i: claimed[i].id):
+            queues[claimed[i].address].append(i)
+        results: list[tuple[dict[str, Any], bool] | None] = [None] * len(claimed)
+
+        async def in_order(indexes: list[int]) -> None:
+            for i in indexes:
+                row, decision = claimed[i], decisions[i]
+                results[i] = await (self._send(sender, row) if decision.verdict is Verdict.send
+                                    else self._hold(row, decision))
+
+        await asyncio.gather(*(in_order(q) for q in queues.values()))
+        outcomes = [r for r in results if r is not None]
+        assert len(outcomes) == len(claimed)
+        async with self.db.begin() as raw:
+            await raw.many(self.sql["record"], [o for o, _ in outcomes])
+            prompts = []
+            for row, (outcome, opt_out) in zip(claimed, outcomes, strict=True):
+                if opt_out:
+                    await opt_out_everywhere(raw, self.sql, row.contact_id, sender.channel,
+                                             now=self.clock.now())
+                if row.purpose in PROMPTING and row.topic and outcome["sid"] is not None:
+                    prompts.append({"cid": row.contact_id, "prompt": f"{row.purpose}:{row.topic}"})
+            if prompts:
+                await raw.many(self.sql["prompt"], prompts)
+        return len(claimed)
+
+    async def _decide(self, claimed: list[Claimed], now: datetime) -> list[Decision]:
+        """The send policy for each claimed row, in claim order."""
+        usage = await self._usage([r for r in claimed if r.purpose in INITIATED], now)
+        let_through: Counter[int] = Counter()  # this batch's own, per contact
+        decisions: dict[int, Decision] = {}
+        for row in sorted(claimed, key=lambda r: r.id):  # older rows go first
+            if row.attempts > self.max_attempts:
+                # Claimed again and again without an outcome: its sends keep dying.
+                decisions[row.id] = Decision(Verdict.dead, reason=(
+                    f"gave up after {row.attempts - 1} attempts without an outcome"))
+                continue
+            tz = self.policy.zone(row.timezone)
+            used = 0
+            if row.purpose in INITIATED:
+                start = self.policy.day_start(now, tz)
+                used = let_through[row.contact_id] + sum(
+                    1 for oid, sent_at, status in usage.get(row.contact_id, ())
+                    if (sent_at is not None and sent_at >= start)
+                    # In flight in another worker and older: it counts first.
+                    or (sent_at is None and status in _IN_FLIGHT and oid < row.id)
+                )
+            decision = self.policy.decide(purpose=row.purpose, opted_out=row.opted_out,
+                                          expires_at=row.expires_at, now=now, tz=tz,
+                                          used_today=used)
+            if decision.verdict is Verdict.send and row.purpose in INITIATED:
+                let_through[row.contact_id] += 1
+            decisions[row.id] = decision
+        return [decisions[row.id] for row in claimed]
+
+    async def _usage(
+        self, initiated: list[Claimed], now: datetime
+    ) -> defaultdict[int, list[tuple[int, datetime | None, str]]]:
+        """Per contact: the service's own messages lately (id, sent_at, status)."""
+        usage: defaultdict[int, list[tuple[int, datetime | None, str]]] = defaultdict(list)
+        if not initiated:
+            return usage
+        cids = sorted({r.contact_id for r in initiated})
+        batch = {r.id for r in initiated}
+        async with self.db.begin() as raw:
+            rows = await raw.rows(self.sql["usage"], {
+                "cids": cids if self.dialect == "postgresql" else json.dumps(cids),
+                "since": now - self.policy.lookback,
+            })
+        for r in rows:
+            cid, oid, sent_at, status = r["contact_id"], r["id"], r["sent_at"], r["status"]
+            if oid not in batch:  # this batch's rows count as they are let through
+                usage[cid].append((oid, from_driver(sent_at) if sent_at is not None else None, status))
+        return usage
+
+    async def _hold(self, row: Claimed, decision: Decision) -> tuple[dict[str, Any], bool]:
+        """A claimed row the policy keeps back: later, never (expired) or dead."""
+        if decision.verdict is Verdict.defer:
+            # Waiting is not an attempt.
+            return self._outcome(row, OutboxStatus.pending, error=decision.reason,
+                                 due_at=decision.until, attempts=row.attempts - 1), False
+        if decision.verdict is Verdict.expire:
+            return self._outcome(row, OutboxStatus.expired, error=decision.reason,
+                                 attempts=row.attempts - 1), False
+        log.info("message %s dead-lettered: %s", row.key, decision.reason)
+        return self._outcome(row, OutboxStatus.dead, error=decision.reason,
+                             attempts=row.attempts - 1), False
+
+    async def _send(self, sender: Sender, row: Claimed) -> tuple[dict[str, Any], bool]:
+        """The row's new state, and whether its contact must be opted out."""
+        async with self._limit:
+            try:
+                result: SendResult = await sender.send(
+                    Outgoing(key=row.key, address=row.address, body=row.body, choices=row.choices)
+                )
+            except SendError as exc:
+                return self._failed(row, exc)
+        return self._outcome(row, result.status, sid=result.sid, sent_at=self.clock.now(),
+                             segments=result.segments or None), False
+
+    def _failed(self, row: Claimed, exc: SendError) -> tuple[dict[str, Any], bool]:
+        if exc.failure is Failure.opted_out:
+            log.info("message to %s refused: recipient opted out (%s)", mask(row.address), exc.code)
+            return self._outcome(row, OutboxStatus.dead, error=exc.reason, code=exc.code), True
+        if exc.failure is Failure.permanent or row.attempts >= self.max_attempts:
+            reason = exc.reason if exc.failure is Failure.permanent else (
+                f"gave up after {row.attempts} attempts: {exc.reason}"
+            )
+            log.warning("message %s dead-lettered: %s", row.key, reason)
+            return self._outcome(row, OutboxStatus.dead, error=reason, code=exc.code), False
+        wait = exc.delay if exc.delay is not None else backoff(row.attempts, self.rng)
+        due = self.clock.now() + timedelta(seconds=wait)
+        if row.expires_at is not None and due >= row.expires_at:
+            return self._outcome(row, OutboxStatus.expired, code=exc.code, error=(
+                f"expired before a retry: {exc.reason}")), False
+        retry = OutboxStatus.unknown if exc.failure is Failure.unknown else OutboxStatus.pending
+        log.info("message %s: %s; retry %d", row.key, exc.reason, row.attempts)
+        return self._outcome(row, retry, error=exc.reason, code=exc.code, due_at=due), False
+
+    def _outcome(
+        self,
+        row: Claimed,
+        status: OutboxStatus,
+        *,
+        sid: str | None = None,
+        sent_at: datetime | None = None,
+        error: str | None = None,
+        code: int | None = None,
+        due_at: datetime | None = None,
+        segments: int | None = None,
+        attempts: int | None = None,
+    ) -> dict[str, Any]:
+        return {
+            "oid": row.id,
+            "status": status.value,
+            "sid": sid,
+            "sent_at": sent_at,
+            "due_at": due_at,
+            "error": error,
+            "code": code,
+            "segments": segments,
+            "attempts": attempts,
+            "now": self.clock.now(),
+        }
+
+    async def expire_due(self, raw: Raw) -> int:
+        """Mark every waiting row whose expiry has passed (the ``outbox.expire`` job)."""
+        return await raw.count(self.sql["expire"], {"now": self.clock.now()})
+
+    async def purge(self, raw: Raw, before: datetime) -> int:
+        """Blank the bodies of finished messages last touched before ``before`` (the
+        ``outbox.purge`` job): what we told someone about their reproductive health is
+        not kept longer than it is useful. Keys and statuses stay."""
+        return await raw.count(self.sql["purge"], {"before": before, "now": self.clock.now()})
+
+
+# Messages that ask the person something (their choices are numbered).
+PROMPTING = frozenset({Purpose.reminder.value, Purpose.follow_up.value})
+_IN_FLIGHT = frozenset({OutboxStatus.sending.value, OutboxStatus.unknown.value})
+
+
+async def opt_out_everywhere(raw: Raw, sql: dict[str, Any], contact_id: int, channel: str,
+                             *, now: datetime | None = None) -> None:
+    """The provider says this person opted out: silence on every channel, logged once
+    (at ``now``; default the system clock's)."""
+    if now is None:
+        now = SYSTEM_CLOCK.now()
+    changed = await raw.row(sql["opt_out"], {"cid": contact_id, "was": False, "now_out": True, "now": now})
+    if changed is not None:
+        await raw.run(sql["consent_event"], {"cid": contact_id, "kind": ConsentKind.opted_out.value,
+                                             "channel": channel, "now": now})
+
+
+async def apply_status(db: Database, channel: str, sid: str,
+                       status: OutboxStatus, *, code: int | None = None,
+                       opted_out: bool = False, clock: Clock | None = None) -> bool:
+    """A delivery report, in our words (the provider's adapter translated it): statuses
+    only move forward; repeats change nothing. ``opted_out``: the provider refused the
+    message because the recipient opted out, so silence them on every channel; ``code``:
+    the provider's error code, kept on the row for the record. Stamped with ``clock``'s
+    now (default the system clock)."""
+    now = (clock if clock is not None else SYSTEM_CLOCK).now()
+    return await _record_status(db, OUTBOX_STATEMENTS.for_dialect(db.dialect), channel, sid,
+                                status, code=code, opted_out=opted_out, now=now)
+
+
+async def _record_status(db: Database, sql: dict[str, Any], channel: str, sid: str,
+                         status: OutboxStatus, *, code: int | None, opted_out: bool,
+                         now: datetime) -> bool:
+    async with db.begin() as raw:
+        row = await raw.row(sql["status"], {"sid": sid, "rank": Rank[status.name].value,
+                                            "status": status.value, "code": code, "now": now})
+        if row is not None and opted_out:
+            await opt_out_everywhere(raw, sql, int(row["contact_id"]), channel, now=now)
+    return row is not None

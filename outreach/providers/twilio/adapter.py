@@ -1,0 +1,184 @@
+"""Twilio: the one module that imports the Twilio SDK.
+
+Inbound webhooks are verified with the SDK's RequestValidator; outbound messages go
+through its async client. ``OUTREACH_TWILIO_API_BASE`` points the client elsewhere (the
+tests' fake). Failures are sorted into what the dispatcher must do about them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from contextvars import ContextVar
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.http.response import Response
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+from twilio.twiml.messaging_response import MessagingResponse
+
+from outreach.outbound.models import OutboxStatus
+from outreach.outbound.sender import Failure, Outgoing, SendError, SendResult
+from outreach.providers.twilio.status import OPTED_OUT, TOO_MANY_REQUESTS, ours
+from outreach.settings import Settings
+
+log = logging.getLogger(__name__)
+# The SDK logs requests (numbers, bodies) at INFO: keep it quiet.
+_sdk_log = logging.getLogger("outreach.twilio.sdk")
+_sdk_log.setLevel(logging.WARNING)
+logging.getLogger("twilio").setLevel(logging.WARNING)
+
+IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
+_idempotency_key: ContextVar[str | None] = ContextVar("twilio_idempotency_key", default=None)
+
+
+
+class _HttpClient(AsyncTwilioHttpClient):
+    """The SDK's async client, plus our idempotency header and a real aiohttp timeout."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(pool_connections=True, timeout=timeout, logger=_sdk_log)
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Response:
+        headers = dict(headers or {})
+        key = _idempotency_key.get()
+        if key:
+            headers[IDEMPOTENCY_HEADER] = key
+        if auth is not None:
+            headers["Authorization"] = _basic_auth(*auth)
+        assert self.session is not None
+        body: bytes | None = None
+        if data is not None:
+            # Encoded here in one call: aiohttp's FormData takes four times as long, and
+            # a worker does this for every message it sends.
+            body = urlencode(data, doseq=True).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        async with self.session.request(
+            method.upper(),
+            url,
+            params=params,
+            data=body,
+            headers=headers,
+            timeout=self._timeout if timeout is None else aiohttp.ClientTimeout(total=timeout),
+            allow_redirects=allow_redirects,
+        ) as response:
+            text = await response.text()
+            return Response(response.status, text, response.headers)
+
+
+_EMPTY_TWIML = str(MessagingResponse())
+
+
+class TwilioChannel:
+    channel = "sms"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        required = {
+            "OUTREACH_TWILIO_ACCOUNT_SID": settings.twilio_account_sid,
+            "OUTREACH_TWILIO_AUTH_TOKEN": settings.twilio_auth_token,
+            "OUTREACH_TWILIO_FROM or OUTREACH_TWILIO_MESSAGING_SERVICE_SID": settings.twilio_from
+            or settings.twilio_messaging_service_sid,
+            "OUTREACH_PUBLIC_BASE_URL": settings.public_base_url,
+        }
+        self.missing = [name for name, value in required.items() if not value]
+        self.enabled = not self.missing
+        self._validator = RequestValidator(settings.twilio_auth_token or "")
+        self._client: Client | None = None
+        self._http: _HttpClient | None = None
+
+    @staticmethod
+    def empty_twiml() -> str:
+        """The acknowledgement: replies go out through the outbox, not in the response."""
+        return _EMPTY_TWIML
+
+    def describe_off(self) -> str:
+        return "SMS channel off: set " + ", ".join(self.missing)
+
+    @property
+    def public_base_url(self) -> str:
+        return (self.settings.public_base_url or "").rstrip("/")
+
+    @property
+    def status_callback(self) -> str:
+        return self.public_base_url + "/webhooks/twilio/status"
+
+    def validate(self, url: str, params: Mapping[str, str], signature: str) -> bool:
+        return bool(signature) and self._validator.validate(url, dict(params), signature)
+
+    def _get_client(self) -> Client:
+        # aiohttp sessions belong to the running loop: build the client on first use.
+        if self._client is None:
+            s = self.settings
+            self._http = _HttpClient(timeout=s.twilio_timeout)
+            self._client = Client(s.twilio_account_sid, s.twilio_auth_token, http_client=self._http)
+            if s.twilio_api_base:
+                self._client.api.base_url = s.twilio_api_base.rstrip("/")
+        return self._client
+
+    async def send(self, message: Outgoing) -> SendResult:
+        client = self._get_client()
+        s = self.settings
+        options: dict[str, Any] = {
+            "to": message.address,
+            "body": message.body,
+            "status_callback": self.status_callback,
+        }
+        if s.twilio_messaging_service_sid:
+            options["messaging_service_sid"] = s.twilio_messaging_service_sid
+        else:
+            options["from_"] = s.twilio_from
+        token = _idempotency_key.set(message.key)
+        try:
+            created = await client.messages.create_async(**options)
+        except TwilioRestException as exc:
+            raise _classify_rest(exc) from exc
+        except aiohttp.ClientConnectorError as exc:
+            # The connection was never made: the request did not go out.
+            raise SendError(Failure.retryable, f"cannot connect to Twilio: {exc.os_error}") from exc
+        except (TimeoutError, asyncio.TimeoutError) as exc:
+            raise SendError(Failure.unknown, "no answer from Twilio in time") from exc
+        except aiohttp.ClientError as exc:
+            raise SendError(Failure.unknown, f"connection lost: {type(exc).__name__}") from exc
+        finally:
+            _idempotency_key.reset(token)
+        segments = int(created.num_segments) if created.num_segments is not None else None
+        status = ours(str(created.status)) or OutboxStatus.queued
+        return SendResult(sid=str(created.sid), status=status, segments=segments)
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+            self._client = None
+
+
+def _basic_auth(login: str, password: str) -> str:
+    encode = getattr(aiohttp, "encode_basic_auth", None)  # aiohttp >= 3.14
+    return encode(login, password) if encode else aiohttp.BasicAuth(login, password).encode()
+
+
+def _classify_rest(exc: TwilioRestException) -> SendError:
+    code = int(exc.code) if exc.code is not None else None
+    reason = f"Twilio {exc.status} {code}: {exc.msg}"
+    if code == OPTED_OUT:
+        return SendError(Failure.opted_out, reason, code)
+    if code == TOO_MANY_REQUESTS or exc.status == 429 or exc.status >= 500:
+        return SendError(Failure.retryable, reason, code)
+    return SendError(Failure.permanent, reason, code)

@@ -1,0 +1,177 @@
+"""One person, two channels: a Telegram user links their phone with a code sent by SMS."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from content import Library
+from outreach.regions import Regions
+from tests.fakes.servers import SmsServer, running_app, sms_settings
+from tests.fakes.servers import SECRET, TgServer, buttons
+from tests.factories import free_port
+from tests.fakes.telegram import FakeTelegram
+from tests.fakes.twilio import FakeTwilio
+
+PHONE = "+8613800138000"
+CHAT = 880001
+
+
+class Both:
+    def __init__(self, sms: SmsServer, tg: TgServer) -> None:
+        self.sms, self.tg = sms, tg
+
+    async def sql(self, query: str, **params: Any) -> Any:
+        async with self.tg.services.db.begin() as conn:
+            return (await conn.execute(text(query), params)).scalar_one()
+
+    def code_sent(self) -> str:
+        body = self.sms.sent_to(PHONE)[-1]["body"]
+        found = re.search(r"\b(\d{6})\b", body)
+        assert found, body
+        return found.group(1)
+
+
+@pytest.fixture
+async def both(
+    db_url: str, fake_twilio: FakeTwilio, fake_telegram: FakeTelegram, library: Library, regions: Regions
+) -> AsyncIterator[Both]:
+    fake_twilio.reset()
+    fake_telegram.reset()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    settings = sms_settings(
+        db_url, base, fake_twilio, telegram_token=fake_telegram.token, telegram_secret=SECRET,
+        telegram_api_base=fake_telegram.base_url,
+    )
+    async with running_app(settings, port, library, regions) as (services, http):
+        yield Both(SmsServer(base, services, fake_twilio, http), TgServer(base, services, fake_telegram, http))
+
+
+async def request_code(both: Both, number: str = PHONE) -> str:
+    """Onboard on Telegram, ask to link ``number``; the code that was texted to it."""
+    tg = both.tg
+    await onboard_on_telegram(tg)
+    await tg.press(CHAT, "link")
+    await tg.say(CHAT, number)
+    await both.sms.services.dispatcher.drain_once()
+    return both.code_sent()
+
+
+def other_than(code: str) -> str:
+    return "000000" if code != "000000" else "111111"
+
+
+async def onboard_on_telegram(tg: TgServer) -> dict[str, Any]:
+    await tg.say(CHAT, "/start", language_code="en")
+    await tg.press(CHAT, "lang:en")
+    await tg.press(CHAT, "consent:yes")
+    await tg.press(CHAT, "city:shenzhen")
+    return await tg.press(CHAT, "district:futian")
+
+
+async def test_link_merges_the_sms_history_into_one_contact(both: Both) -> None:
+    sms, tg = both.sms, both.tg
+    # First this person used SMS: onboarded and took a quiz.
+    for body in ["hi", "2", "yes", "1", "1", "3", "1", "1", "1", "1", "1"]:
+        await sms.converse(PHONE, body)
+    assert await both.sql("SELECT count(*) FROM quiz_attempt WHERE status = 'completed'") == 1
+    sms_messages = await both.sql("SELECT count(*) FROM message")
+    # Then Telegram, where the menu offers linking.
+    menu = await onboard_on_telegram(tg)
+    assert "link" in buttons(menu)
+    answer = await tg.press(CHAT, "link")
+    assert "phone number" in answer["text"]
+    answer = await tg.say(CHAT, "138 0013 8000")       # a local number, with spaces
+    assert "+86*********00" in answer["text"]
+    await sms.services.dispatcher.drain_once()
+    code = both.code_sent()
+    answer = await tg.say(CHAT, other_than(code))
+    assert "Tries left: 4" in answer["text"]
+    answer = await tg.say(CHAT, code)
+    assert "linked" in answer["text"]
+    # One contact, reachable both ways, with the SMS history and quiz attempt.
+    assert await both.sql("SELECT count(*) FROM contact") == 1
+    assert await both.sql("SELECT count(*) FROM contact_urn") == 2
+    assert await both.sql("SELECT count(DISTINCT contact_id) FROM quiz_attempt") == 1
+    assert await both.sql("SELECT count(*) FROM message") > sms_messages
+    async with tg.services.db.begin() as conn:
+        urns = {tuple(r) for r in (await conn.execute(text("SELECT scheme, path FROM contact_urn"))).all()}
+    assert urns == {("telegram", str(CHAT)), ("tel", PHONE)}
+    # The knowledge rate counts one respondent.
+    from outreach.stats.service import knowledge_report
+
+    async with tg.services.db.session() as session:
+        report = await knowledge_report(session, tg.services.settings, None)
+    assert report.overall.n == 1
+    # And the same person texting again is the same contact, in the state Telegram left.
+    await sms.converse(PHONE, "MENU")
+    assert await both.sql("SELECT count(*) FROM contact") == 1
+
+
+async def test_linking_a_new_number_just_adds_it(both: Both) -> None:
+    await both.tg.say(CHAT, await request_code(both))
+    assert await both.sql("SELECT count(*) FROM contact") == 1
+    assert await both.sql("SELECT count(*) FROM contact_urn WHERE scheme = 'tel'") == 1
+
+
+async def test_a_shared_contact_gives_the_number(both: Both) -> None:
+    tg = both.tg
+    await onboard_on_telegram(tg)
+    await tg.press(CHAT, "link")
+    answer = await tg._turn(CHAT, tg.fake.contact_update(CHAT, "8613800138000"))
+    assert "+86*********00" in answer["text"]
+    await both.sms.services.dispatcher.drain_once()
+    await tg.say(CHAT, both.code_sent())
+    assert await both.sql("SELECT path FROM contact_urn WHERE scheme = 'tel'") == PHONE
+
+
+async def test_attempts_are_limited(both: Both) -> None:
+    tg = both.tg
+    code = await request_code(both)
+    wrong = other_than(code)
+    for _ in range(4):
+        await tg.say(CHAT, wrong)
+    answer = await tg.say(CHAT, wrong)
+    assert "no tries left" in answer["text"] and "link" in buttons(answer)
+    answer = await tg.say(CHAT, code)          # too late: it is an ordinary message now
+    assert await both.sql("SELECT count(*) FROM contact_urn WHERE scheme = 'tel'") == 0
+
+
+async def test_codes_expire(both: Both) -> None:
+    tg = both.tg
+    code = await request_code(both)
+    async with tg.services.db.begin() as conn:   # ten minutes pass
+        dialog = (await conn.execute(text("SELECT dialog FROM contact"))).scalar_one()
+        import json
+
+        state = json.loads(dialog) if isinstance(dialog, str) else dialog
+        state["data"]["expires"] = "2000-01-01T00:00:00+00:00"
+        await conn.execute(text("UPDATE contact SET dialog = :d"), {"d": json.dumps(state)})
+    answer = await tg.say(CHAT, code)
+    assert "expired" in answer["text"]
+    assert await both.sql("SELECT count(*) FROM contact_urn WHERE scheme = 'tel'") == 0
+
+
+async def test_no_code_to_a_number_that_opted_out(both: Both) -> None:
+    sms, tg = both.sms, both.tg
+    await sms.converse(PHONE, "STOP")
+    await onboard_on_telegram(tg)
+    await tg.press(CHAT, "link")
+    answer = await tg.say(CHAT, PHONE)
+    assert "unsubscribed" in answer["text"]
+    await sms.services.dispatcher.drain_once()
+    assert len(sms.sent_to(PHONE)) == 1            # only the opt-out confirmation
+
+
+async def test_no_linking_without_sms(tg: TgServer) -> None:
+    await tg.say(CHAT, "/start", language_code="en")
+    await tg.press(CHAT, "lang:en")
+    await tg.press(CHAT, "consent:yes")
+    await tg.press(CHAT, "city:shenzhen")
+    menu = await tg.press(CHAT, "district:futian")
+    assert "link" not in buttons(menu)
