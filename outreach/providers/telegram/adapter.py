@@ -14,11 +14,11 @@ import hmac
 import logging
 import re
 import secrets
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from aiolimiter import AsyncLimiter
 from aiogram import Bot, Dispatcher, Router
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
@@ -134,28 +134,43 @@ def build_dispatcher(handle: Handler) -> Dispatcher:
 class RateLimiter:
     """Telegram's limits: about 30 messages a second overall, one a second per chat.
 
-    Each send reserves the next free slot, so waiting is fair and needs no lock (no await
-    between reading and writing the schedule)."""
+    Two leaky buckets from ``aiolimiter`` (capacity one, so sends are spaced rather than
+    burst): a send waits for its chat's bucket first, then for the bot's, so a chat that
+    must wait does not hold back the others. Waiters are served in order. Flood control
+    (``pause``) stops everybody until it ends.
+    """
+
+    #: Chats remembered before the idle ones are forgotten.
+    MAX_CHATS = 10_000
 
     def __init__(self, per_second: float = 30.0, per_chat_interval: float = 1.0) -> None:
-        self.interval = 1.0 / per_second
+        self._global = AsyncLimiter(1, 1.0 / per_second) if per_second > 0 else None
         self.per_chat = per_chat_interval
-        self._next_global = 0.0
-        self._next_chat: dict[str, float] = {}
+        self._chats: dict[str, AsyncLimiter] = {}
+        self._paused_until = 0.0
 
     async def wait(self, chat: str) -> None:
-        now = time.monotonic()
-        slot = max(now, self._next_global, self._next_chat.get(chat, 0.0))
-        self._next_global = slot + self.interval
-        self._next_chat[chat] = slot + self.per_chat
-        if len(self._next_chat) > 10_000:
-            self._next_chat = {k: v for k, v in self._next_chat.items() if v > now}
-        if slot > now:
-            await asyncio.sleep(slot - now)
+        if self.per_chat > 0:
+            limiter = self._chats.get(chat)
+            if limiter is None:
+                if len(self._chats) >= self.MAX_CHATS:
+                    self._forget_idle()
+                limiter = self._chats[chat] = AsyncLimiter(1, self.per_chat)
+            await limiter.acquire()
+        loop = asyncio.get_running_loop()
+        while (delay := self._paused_until - loop.time()) > 0:
+            await asyncio.sleep(delay)
+        if self._global is not None:
+            await self._global.acquire()
 
     def pause(self, seconds: float) -> None:
         """Flood control applies to the whole bot: nobody sends before it ends."""
-        self._next_global = max(self._next_global, time.monotonic() + seconds)
+        until = asyncio.get_running_loop().time() + seconds
+        self._paused_until = max(self._paused_until, until)
+
+    def _forget_idle(self) -> None:
+        # A chat whose bucket has drained sends at once either way: forgetting it is safe.
+        self._chats = {chat: lim for chat, lim in self._chats.items() if not lim.has_capacity()}
 
 
 class TelegramChannel:

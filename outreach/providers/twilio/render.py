@@ -11,10 +11,12 @@ segment arithmetic is ``content.sms.segments``, the same count authors see for l
 
 from __future__ import annotations
 
+import functools
 import re
-import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+
+import regex
 
 from bot.contract import Reply
 from content.sms import GSM7_SINGLE, Encoding, segments
@@ -61,6 +63,13 @@ def split(text: str, max_segments: int = 3) -> list[str]:
     that fits is returned whole (stripped); a blank text gives no parts.
     """
     _check_max_segments(max_segments)
+    return list(_split(text, max_segments))
+
+
+@functools.lru_cache(maxsize=512)
+def _split(text: str, max_segments: int) -> tuple[str, ...]:
+    # Pure, and the long texts are the content packs' lessons and answers, sent to many
+    # people word for word: each is cut once per process.
     parts: list[str] = []
     rest = text.strip()
     while rest:
@@ -70,7 +79,7 @@ def split(text: str, max_segments: int = 3) -> list[str]:
         cut = _cut(rest, max_segments)
         parts.append(rest[:cut].rstrip())
         rest = rest[cut:].lstrip()
-    return parts
+    return tuple(parts)
 
 
 def sms_parts(reply: Reply, max_segments: int = 3) -> list[SmsPart]:
@@ -150,11 +159,11 @@ def _cut(rest: str, max_segments: int) -> int:
 
     ``rest`` is stripped and does not fit whole.
     """
-    limit = _longest_fit(rest, max_segments)
+    limit, boundaries = _longest_fit(rest, max_segments)
     protected = _protected_lists(rest, max_segments)
 
     def allowed(pos: int) -> bool:
-        return 0 < pos < len(rest) and _is_boundary(rest, pos) and not _inside(pos, protected)
+        return 0 < pos < len(rest) and pos in boundaries and not _inside(pos, protected)
 
     best_len, best_pos = 0, 0
     for level in _LEVELS:
@@ -195,8 +204,9 @@ def _best_break(
     return 0
 
 
-def _longest_fit(rest: str, max_segments: int) -> int:
-    """Length of the longest prefix that fits, ending on a grapheme boundary.
+def _longest_fit(rest: str, max_segments: int) -> tuple[int, _Boundaries]:
+    """Length of the longest prefix that fits, ending on a grapheme boundary, and the
+    boundaries found on the way (for the breaks, all at or just past that length).
 
     Segments never decrease as text grows, so a binary search is exact. A single
     grapheme too long for the budget (a letter under dozens of combining marks) is cut
@@ -211,16 +221,16 @@ def _longest_fit(rest: str, max_segments: int) -> int:
             lo = mid
         else:
             hi = mid - 1
-    # Back to the nearest grapheme boundary (only a few steps: checking every position
-    # up front cost more than the whole split).
+    # Clusters only as far as the cut can go: finding them costs more than the search.
+    boundaries = _Boundaries(rest, lo)
     pos = lo
-    while pos > 0 and not _is_boundary(rest, pos):
+    while pos > 0 and pos not in boundaries:
         pos -= 1
     if pos == 0:
         pos = lo
         while pos > 1 and _splits_surrogates(rest, pos):
             pos -= 1
-    return pos
+    return pos, boundaries
 
 
 def _protected_lists(rest: str, max_segments: int) -> list[tuple[int, int]]:
@@ -246,48 +256,51 @@ def _inside(pos: int, spans: list[tuple[int, int]]) -> bool:
     return any(start < pos < end for start, end in spans)
 
 
-# --- grapheme boundaries (enough of UAX #29 for SMS text) ------------------------------
+# --- grapheme boundaries ----------------------------------------------------------------
 
-_ZWJ = "\u200d"
-
-
-def _extends(ch: str) -> bool:
-    """True for a character that belongs to the one before it."""
-    cp = ord(ch)
-    return (
-        unicodedata.category(ch) in ("Mn", "Mc", "Me")
-        or ch == _ZWJ
-        or 0xFE00 <= cp <= 0xFE0F  # variation selectors (text / emoji presentation)
-        or 0x1F3FB <= cp <= 0x1F3FF  # skin tone modifiers
-        or 0xE0020 <= cp <= 0xE007F  # tag characters (subdivision flags)
-        or 0xE0100 <= cp <= 0xE01EF  # variation selectors supplement
-    )
+# An extended grapheme cluster (UAX #29, as the ``regex`` module implements it): a letter
+# with its accents, an emoji with its modifiers and joiners, a flag, CR LF.
+_GRAPHEME = regex.compile(r"\X")
 
 
-def _is_regional_indicator(ch: str) -> bool:
-    return 0x1F1E6 <= ord(ch) <= 0x1F1FF
+class _Boundaries:
+    """Where a part may end before ``text[pos]`` without tearing a user-perceived character.
+
+    Clusters are found in a prefix and the prefix grows on demand: only the first few
+    hundred characters of a long text are ever asked about. A break before ``text[pos]``
+    depends on what comes before it and on ``text[pos]`` itself, never on what follows, so
+    the ends found in ``text[:n]`` are exact for every position below ``n``.
+    """
+
+    __slots__ = ("_ends", "_known", "text")
+
+    def __init__(self, text: str, upto: int) -> None:
+        self.text = text
+        self._known = 0
+        self._ends: set[int] = set()
+        self._scan(upto)
+
+    def _scan(self, upto: int) -> None:
+        n = min(len(self.text), upto + 1)
+        self._ends = {m.end() for m in _GRAPHEME.finditer(self.text[:n])}
+        self._known = n
+
+    def __contains__(self, pos: int) -> bool:
+        text = self.text
+        if pos <= 0 or pos >= len(text):
+            return True
+        if pos >= self._known:
+            self._scan(max(pos, 2 * self._known))
+        return pos in self._ends and not _splits_surrogates(text, pos)
 
 
 def _splits_surrogates(text: str, pos: int) -> bool:
-    """True between a high and a low surrogate (text decoded with 'surrogatepass')."""
+    """True between a high and a low surrogate (text decoded with 'surrogatepass').
+
+    The cluster pattern sees two lone surrogates (category Cs, a control) and would cut between them.
+    """
     return (
         0 < pos < len(text)
         and "\ud800" <= text[pos - 1] <= "\udbff"
         and "\udc00" <= text[pos] <= "\udfff"
     )
-
-
-def _is_boundary(text: str, pos: int) -> bool:
-    """May a part end before ``text[pos]`` without tearing a user-perceived character?"""
-    if pos <= 0 or pos >= len(text):
-        return True
-    before, after = text[pos - 1], text[pos]
-    if _splits_surrogates(text, pos) or _extends(after) or before == _ZWJ:
-        return False
-    if _is_regional_indicator(before) and _is_regional_indicator(after):
-        # Flags are pairs of regional indicators: cut only after an even number of them.
-        run = 0
-        while run < pos and _is_regional_indicator(text[pos - 1 - run]):
-            run += 1
-        return run % 2 == 0
-    return True

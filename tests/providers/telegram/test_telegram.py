@@ -165,3 +165,16 @@ async def test_rate_limiter_spaces_messages() -> None:
     t0 = time.monotonic()
     await limiter.wait("c")
     assert time.monotonic() - t0 >= 0.29
+
+
+async def test_rate_limiter_forgets_idle_chats_only() -> None:
+    limiter = RateLimiter(per_second=1000, per_chat_interval=0.05)
+    limiter.MAX_CHATS = 2
+    await limiter.wait("a")
+    await asyncio.sleep(0.06)  # a's bucket has drained
+    await limiter.wait("b")
+    await limiter.wait("c")  # the third chat: a is forgotten, b (just sent) is kept
+    assert set(limiter._chats) == {"b", "c"}
+    t0 = time.monotonic()
+    await limiter.wait("b")
+    assert time.monotonic() - t0 >= 0.04
