@@ -47,12 +47,13 @@ class Container:
     enqueuer: Enqueuer
     appointments: AppointmentStore
     worker: Worker
+    clock: Clock
 
     def provided(self) -> dict[type, Any]:
         """What request handlers may depend on, by type (``outreach.api.deps.provided``)."""
         return {Settings: self.settings, Database: self.db, Library: self.library,
                 Regions: self.regions, AppointmentStore: self.appointments,
-                Dispatcher: self.dispatcher}
+                Dispatcher: self.dispatcher, Clock: self.clock}
 
     @property
     def sms(self) -> TwilioChannel:
@@ -172,4 +173,5 @@ def build_container(
             tick=settings.dispatch_interval,
             retention=timedelta(days=settings.outbox_retention_days),
         ),
+        clock=clock,
     )

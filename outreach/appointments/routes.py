@@ -36,7 +36,7 @@ from outreach.errors import NotFound, OutreachError
 from content import Library
 from outreach.outbound.dispatcher import Dispatcher
 from outreach.regions import Regions
-from outreach.timeutil import utcnow
+from outreach.timeutil import Clock
 from outreach.users.models import Role
 
 router = APIRouter(prefix="/api/v1", tags=["appointments"])
@@ -57,6 +57,7 @@ RegionsDep = Annotated[Regions, Provided(Regions)]
 LibraryDep = Annotated[Library, Provided(Library)]
 StoreDep = Annotated[AppointmentStore, Provided(AppointmentStore)]
 DispatcherDep = Annotated[Dispatcher, Provided(Dispatcher)]
+ClockDep = Annotated[Clock, Provided(Clock)]
 
 
 def _check_references(city_id: str, district_id: str, offered: list[str], regions: Regions,
@@ -129,7 +130,7 @@ async def get_point(point_id: int, session: SessionDep) -> Any:
 @router.patch("/service-points/{point_id}", response_model=ServicePointPublic, dependencies=_staff)
 async def update_point(
     point_id: int, body: ServicePointUpdate, session: SessionDep, regions: RegionsDep,
-    library: LibraryDep,
+    library: LibraryDep, clock: ClockDep,
 ) -> Any:
     """Change what is sent; deactivate with ``{"active": false}`` (points are never
     deleted: appointments and service records refer to them). Booked appointments keep
@@ -142,7 +143,7 @@ async def update_point(
     )
     for field, value in changes.items():
         setattr(point, field, value)
-    point.updated_at = utcnow()
+    point.updated_at = clock.now()
     session.add(point)
     await session.flush()
     await session.refresh(point)
@@ -171,11 +172,12 @@ def _public(
 async def point_appointments(
     point_id: int,
     session: SessionDep,
+    clock: ClockDep,
     day: Annotated[dt.date | None, Query(description="A day at the point; today there by default.")] = None,
 ) -> list[AppointmentPublic]:
     """A point's appointments of one local day, in time order, with their status."""
     point = await _get_point(session, point_id)
-    day = day or local_date(utcnow(), point.timezone)
+    day = day or local_date(clock.now(), point.timezone)
     lo, hi = day_bounds(day, point.timezone)
     rows = (
         await session.exec(
@@ -197,13 +199,13 @@ async def point_appointments(
 )
 async def record_attendance(
     appointment_id: int, body: AttendanceIn, uow: UnitDep, store: StoreDep,
-    dispatcher: DispatcherDep,
+    dispatcher: DispatcherDep, clock: ClockDep,
 ) -> AppointmentPublic:
     """Mark a booked appointment attended (writes its service record) or no_show (sends
     one offer to rebook), from its start time on. Pending reminders are withdrawn.
     Sending the same outcome again returns the same result; a different one is a 409."""
     # In the request's unit of work: the outbox rows commit with the status change.
-    visit, record_id = await store.record_attendance(uow, appointment_id, body.outcome, utcnow())
+    visit, record_id = await store.record_attendance(uow, appointment_id, body.outcome, clock.now())
     uow.after_commit(dispatcher.wake)
     return _public(visit, visit.language, visit.timezone, record_id)
 
