@@ -11,7 +11,7 @@ import json
 from fastapi import Request, Response
 
 from outreach.app import create_app
-from outreach.providers.simulator.routes import SimulatorMessage, SimulatorReplies
+from outreach.providers.simulator.endpoints import SimulatorMessage, SimulatorReplies
 
 app = create_app()
 

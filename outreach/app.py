@@ -13,13 +13,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from outreach import __version__
-from outreach.appointments.routes import router as appointments_router
+from outreach.appointments.endpoints import router as appointments_router
 from outreach.errors import OutreachError
-from outreach.questions.routes import router as questions_router
+from outreach.questions.endpoints import router as questions_router
 from outreach.container import Container, build_container
 from outreach.settings import Settings, get_settings
-from outreach.stats.routes import router as stats_router
-from outreach.users.routes import router as users_router
+from outreach.stats.endpoints import router as stats_router
+from outreach.users.endpoints import router as users_router
 
 log = logging.getLogger(__name__)
 

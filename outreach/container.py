@@ -14,7 +14,7 @@ from typing import Any
 
 from bot import Engine
 from content import Library, load_library
-from outreach.appointments.store import AppointmentStore
+from outreach.appointments.service import AppointmentService
 from outreach.conversations.answers import Answers, register_appointments
 from outreach.conversations.service import ConversationService
 from outreach.db import Database
@@ -45,14 +45,14 @@ class Container:
     channels: dict[str, Channel]
     dispatcher: Dispatcher
     enqueuer: Enqueuer
-    appointments: AppointmentStore
+    appointments: AppointmentService
     worker: Worker
     clock: Clock
 
     def provided(self) -> dict[type, Any]:
         """What request handlers may depend on, by type (``outreach.api.deps.provided``)."""
         return {Settings: self.settings, Database: self.db, Library: self.library,
-                Regions: self.regions, AppointmentStore: self.appointments,
+                Regions: self.regions, AppointmentService: self.appointments,
                 Dispatcher: self.dispatcher, Clock: self.clock}
 
     @property
@@ -121,7 +121,7 @@ def build_container(
         sum(len(q.questions) for q in library.quizzes),
     )
     enqueuer = Enqueuer(db.dialect, clock=clock)
-    appointments = AppointmentStore(
+    appointments = AppointmentService(
         db.dialect,
         enqueuer=enqueuer,
         library=library,

@@ -27,7 +27,7 @@ from bot.requests import (
     Reschedule,
     UpcomingAppointments,
 )
-from outreach.appointments.store import AppointmentStore
+from outreach.appointments.service import AppointmentService
 from outreach.db.raw import Raw
 
 T = TypeVar("T")
@@ -73,38 +73,38 @@ def register_contacts(answers: Answers, find: Callable[[Raw, str, str], Awaitabl
     answers.register(PhoneOptedOut, phone_opted_out)
 
 
-def register_appointments(answers: Answers, store: AppointmentStore) -> None:
+def register_appointments(answers: Answers, appointments: AppointmentService) -> None:
     """Booking: points, free places, the person's appointments, and the commands, each
-    under the store's rules (the slot's lock, the person's own appointments only)."""
+    under the appointment rules (the slot's lock, the person's own appointments only)."""
 
     async def points(raw: Raw, asker: Asker, request: PointsOffering) -> Any:
-        return await store.points_for(raw, request.service, city=asker.contact.city,
+        return await appointments.points_for(raw, request.service, city=asker.contact.city,
                                       district=asker.contact.district)
 
     async def free_places(raw: Raw, asker: Asker, request: FreePlaces) -> Any:
-        point = await store.point(raw, request.point_id)
-        return None if point is None else await store.free_places(raw, point, asker.now)
+        point = await appointments.point(raw, request.point_id)
+        return None if point is None else await appointments.free_places(raw, point, asker.now)
 
     async def upcoming(raw: Raw, asker: Asker, request: UpcomingAppointments) -> Any:
-        return await store.upcoming(raw, asker.contact_id, asker.now)
+        return await appointments.upcoming(raw, asker.contact_id, asker.now)
 
     async def appointment(raw: Raw, asker: Asker, request: AppointmentOf) -> Any:
-        visit = await store.visit(raw, request.appointment_id)
+        visit = await appointments.visit(raw, request.appointment_id)
         return visit if visit is not None and visit.contact_id == asker.contact_id else None
 
     async def book(raw: Raw, asker: Asker, request: Book) -> Any:
-        return await store.book(raw, asker.contact_id, request.point_id, request.service,
+        return await appointments.book(raw, asker.contact_id, request.point_id, request.service,
                                 request.start, asker.now)
 
     async def reschedule(raw: Raw, asker: Asker, request: Reschedule) -> Any:
-        return await store.reschedule(raw, request.appointment_id, asker.contact_id,
+        return await appointments.reschedule(raw, request.appointment_id, asker.contact_id,
                                       request.start, asker.now)
 
     async def cancel(raw: Raw, asker: Asker, request: Cancel) -> Any:
-        return await store.cancel(raw, request.appointment_id, asker.contact_id, asker.now)
+        return await appointments.cancel(raw, request.appointment_id, asker.contact_id, asker.now)
 
     async def confirm(raw: Raw, asker: Asker, request: Confirm) -> Any:
-        return await store.confirm(raw, request.appointment_id, asker.contact_id, asker.now)
+        return await appointments.confirm(raw, request.appointment_id, asker.contact_id, asker.now)
 
     answers.register(PointsOffering, points)
     answers.register(FreePlaces, free_places)

@@ -29,7 +29,7 @@ from outreach.settings import Settings
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
-# The simulator API (outreach.providers.simulator.routes), relative to the app's root path.
+# The simulator API (outreach.providers.simulator.endpoints), relative to the app's root path.
 SIMULATOR_API = "/api/v1/simulator/messages"
 SIMULATOR_OUTBOX = "/api/v1/simulator/outbox"
 

@@ -5,7 +5,7 @@ service sends on its own is "delivered" at once by its adapter and fetched by th
 from __future__ import annotations
 
 from outreach.providers import Channel, Wiring
-from outreach.providers.simulator import routes
+from outreach.providers.simulator import endpoints
 from outreach.providers.simulator.adapter import SimChannel
 
 
@@ -19,4 +19,4 @@ def build(wiring: Wiring) -> Channel:
         return f"simulator off (OUTREACH_ENV={s.env})"
 
     return Channel(name="sim", sender=adapter, render=None, describe=describe,
-                   router=routes.router(wiring.pipeline, wiring.db) if adapter.enabled else None)
+                   router=endpoints.router(wiring.pipeline, wiring.db) if adapter.enabled else None)

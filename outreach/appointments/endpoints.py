@@ -29,7 +29,7 @@ from outreach.appointments.models import (
     ServiceRecordPublic,
 )
 from outreach.appointments.slots import day_bounds, local_date
-from outreach.appointments.store import AppointmentStore
+from outreach.appointments.service import AppointmentService
 from outreach.appointments.views import Visit
 from outreach.contacts.models import Contact
 from outreach.errors import NotFound, OutreachError
@@ -55,7 +55,7 @@ class InvalidServicePoint(OutreachError):
 
 RegionsDep = Annotated[Regions, Provided(Regions)]
 LibraryDep = Annotated[Library, Provided(Library)]
-StoreDep = Annotated[AppointmentStore, Provided(AppointmentStore)]
+AppointmentsDep = Annotated[AppointmentService, Provided(AppointmentService)]
 DispatcherDep = Annotated[Dispatcher, Provided(Dispatcher)]
 ClockDep = Annotated[Clock, Provided(Clock)]
 
@@ -198,14 +198,14 @@ async def point_appointments(
     dependencies=_staff,
 )
 async def record_attendance(
-    appointment_id: int, body: AttendanceIn, uow: UnitDep, store: StoreDep,
+    appointment_id: int, body: AttendanceIn, uow: UnitDep, appointments: AppointmentsDep,
     dispatcher: DispatcherDep, clock: ClockDep,
 ) -> AppointmentPublic:
     """Mark a booked appointment attended (writes its service record) or no_show (sends
     one offer to rebook), from its start time on. Pending reminders are withdrawn.
     Sending the same outcome again returns the same result; a different one is a 409."""
     # In the request's unit of work: the outbox rows commit with the status change.
-    visit, record_id = await store.record_attendance(uow, appointment_id, body.outcome, clock.now())
+    visit, record_id = await appointments.record_attendance(uow, appointment_id, body.outcome, clock.now())
     uow.after_commit(dispatcher.wake)
     return _public(visit, visit.language, visit.timezone, record_id)
 
