@@ -8,7 +8,7 @@ from sqlmodel import col, select
 
 from outreach.appointments.models import ServicePoint
 
-from outreach.appointments.store import AppointmentStore
+from outreach.appointments.service import AppointmentService
 from outreach.contacts.models import Consent, Contact, ContactUrn
 
 from outreach.outbound.models import Outbox
@@ -54,7 +54,7 @@ async def create_contact(services: Container, path: str, language: str | None = 
         return contact.id
 
 
-def store(services: Container) -> AppointmentStore:
+def store(services: Container) -> AppointmentService:
     return services.appointments
 
 
