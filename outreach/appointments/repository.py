@@ -99,5 +99,3 @@ def visit_from(row: Row) -> Visit:
 def slot_key(point_id: int, starts_at: datetime) -> str:
     """What serialises the bookings of one slot (the same in every process)."""
     return f"slot:{point_id}:{starts_at.astimezone(UTC).isoformat()}"
-
-

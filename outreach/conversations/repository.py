@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import ClauseElement
 
 from bot.contract import (
@@ -45,13 +44,6 @@ A = QuizAttempt.__table__  # type: ignore[attr-defined]
 def _insert(table: Any, *columns: str, returning: str | None = None) -> ClauseElement:
     stmt = insert(table).values({c: bindparam(c) for c in columns})
     return stmt.returning(table.c[returning]) if returning else stmt
-
-
-def _insert_new(table: Any, dialect: str, conflict: list[str], *columns: str) -> ClauseElement:
-    """INSERT … ON CONFLICT DO NOTHING RETURNING id: no row back means it was there."""
-    module = postgresql if dialect == "postgresql" else sqlite
-    stmt = module.insert(table).values({c: bindparam(c) for c in columns})
-    return stmt.on_conflict_do_nothing(index_elements=conflict).returning(table.c.id)
 
 
 def _statements(dialect: str) -> dict[str, ClauseElement]:
