@@ -10,6 +10,7 @@ import httpx
 from sqlalchemy import text
 
 from outreach.db import Database
+from outreach.db.database import PostgresUnit
 from outreach.models import metadata
 from outreach.container import Container
 from outreach.users.models import Role
@@ -26,14 +27,20 @@ def free_port() -> int:
 
 
 async def empty_tables(db: Database) -> None:
-    """Every table emptied (tests share one migrated database)."""
+    """Every table emptied (tests share one migrated database).
+
+    DELETE, not TRUNCATE: on tables this small PostgreSQL deletes in 0.5 ms where TRUNCATE
+    takes 30 ms (measured), and that was 6 s of the PostgreSQL run. Ids keep counting up,
+    so no test may assume its first row is id 1. A rolled-back transaction per test would
+    not fit: the service's units of work commit on connections of a pool, and several tests
+    run workers and servers in processes of their own."""
     tables = [t.name for t in reversed(metadata.sorted_tables)]
-    async with db.begin() as conn:
-        if db.name == "postgresql":
-            await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    async with db.begin() as uow:
+        if isinstance(uow, PostgresUnit):
+            await uow.conn.execute("; ".join(f"DELETE FROM {table}" for table in tables))
         else:
             for table in tables:
-                await conn.execute(text(f"DELETE FROM {table}"))
+                uow.conn.execute(f"DELETE FROM {table}")
 
 
 async def empty_database(db_url: str) -> None:

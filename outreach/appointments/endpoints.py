@@ -17,15 +17,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from outreach.api.deps import Provided, SessionDep, UnitDep
 from outreach.users.auth import require
-from outreach.appointments.models import (
-    Appointment,
+from outreach.appointments.models import Appointment, ServicePoint, ServiceRecord
+from outreach.appointments.schemas import (
     AppointmentPublic,
     AttendanceIn,
-    ServicePoint,
     ServicePointCreate,
     ServicePointPublic,
     ServicePointUpdate,
-    ServiceRecord,
     ServiceRecordPublic,
 )
 from outreach.appointments.slots import day_bounds, local_date

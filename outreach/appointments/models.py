@@ -1,4 +1,5 @@
-"""Service points, appointments and the service records attendance leaves behind.
+"""The tables of service points, appointments and the service records attendance leaves
+behind (the API's shapes are in schemas.py).
 
 A service record is what the programme's indicators count (DESIGN.md, "Indicators"):
 one free service delivered to one person at one point on one local date. Appointments
@@ -8,77 +9,21 @@ are how most records come about, but a record outlives the question of how it wa
 from __future__ import annotations
 
 import datetime as dt
-import re
-from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any
 
-from pydantic import field_validator, model_validator
 from sqlalchemy import JSON, Column, Index, String
 from sqlmodel import Field, SQLModel
 
-from outreach.appointments.views import AppointmentStatus, Localized, OpeningHours
+from outreach.appointments.views import AppointmentStatus, Localized
 from outreach.timeutil import utcnow
 
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-# Every point is named in these locales: they are the ones the bot speaks.
-REQUIRED_LOCALES: tuple[str, ...] = ("zh_Hans", "en")
-
-
-_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-
-
-# --- validation shared by the create and update schemas -------------------------------
-
-
-def check_localized(value: Localized) -> Localized:
-    missing = [loc for loc in REQUIRED_LOCALES if not (value.get(loc) or "").strip()]
-    if missing:
-        raise ValueError(
-            "needs text in {} (missing: {})".format(", ".join(REQUIRED_LOCALES), ", ".join(missing))
-        )
-    return {loc: text.strip() for loc, text in value.items()}
-
-
-def check_timezone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {value!r}: use an IANA name such as Asia/Shanghai") from None
-    return value
 
 
 def minutes(hhmm: str) -> int:
+    """Minutes since midnight of an HH:MM time of day."""
     hours, mins = hhmm.split(":")
     return int(hours) * 60 + int(mins)
-
-
-def check_hours(value: dict[str, list[tuple[str, str]]]) -> OpeningHours:
-    """Days are mon..sun; each day's ranges are HH:MM pairs, start before end, sorted and
-    not overlapping (one range may end where the next begins)."""
-    out: OpeningHours = {}
-    for day, ranges in value.items():
-        if day not in WEEKDAYS:
-            raise ValueError(f"unknown day {day!r}: use {', '.join(WEEKDAYS)}")
-        for start, end in ranges:
-            for t in (start, end):
-                if not _HHMM.match(t):
-                    raise ValueError(f"{day}: {t!r} is not a time of day as HH:MM (00:00 to 23:59)")
-            if minutes(start) >= minutes(end):
-                raise ValueError(f"{day}: {start}-{end} ends before it starts")
-        ordered = sorted(ranges, key=lambda r: minutes(r[0]))
-        for (s1, e1), (s2, e2) in zip(ordered, ordered[1:]):
-            if minutes(s2) < minutes(e1):
-                raise ValueError(f"{day}: {s1}-{e1} overlaps {s2}-{e2}")
-        out[day] = [(s, e) for s, e in ordered]
-    return out
-
-
-def check_services(value: list[str]) -> list[str]:
-    if not value:
-        raise ValueError("a point offers at least one service type")
-    if len(set(value)) != len(value):
-        raise ValueError("a service type is listed twice")
-    return value
 
 
 # --- service points ---------------------------------------------------------------------
@@ -108,85 +53,6 @@ class ServicePoint(ServicePointFields, table=True):
     updated_at: dt.datetime = Field(default_factory=utcnow)
 
 
-class ServicePointCreate(ServicePointFields):
-    name: Localized
-    address: Localized
-    opening_hours: OpeningHours
-    services: list[str]
-
-    @field_validator("name", "address")
-    @classmethod
-    def _localized(cls, v: Localized) -> Localized:
-        return check_localized(v)
-
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, v: str) -> str:
-        return check_timezone(v)
-
-    @field_validator("opening_hours")
-    @classmethod
-    def _hours(cls, v: OpeningHours) -> OpeningHours:
-        return check_hours(v)
-
-    @field_validator("services")
-    @classmethod
-    def _services(cls, v: list[str]) -> list[str]:
-        return check_services(v)
-
-
-class ServicePointUpdate(SQLModel):
-    """A partial update: only the fields sent change; none of them may be null."""
-
-    name: Localized | None = None
-    address: Localized | None = None
-    city: str | None = Field(default=None, max_length=64)
-    district: str | None = Field(default=None, max_length=64)
-    timezone: str | None = Field(default=None, max_length=64)
-    opening_hours: OpeningHours | None = None
-    services: list[str] | None = None
-    slot_minutes: int | None = Field(default=None, ge=5, le=240)
-    slot_capacity: int | None = Field(default=None, ge=1, le=1000)
-    active: bool | None = None
-
-    @field_validator("name", "address")
-    @classmethod
-    def _localized(cls, v: Localized | None) -> Localized | None:
-        return None if v is None else check_localized(v)
-
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, v: str | None) -> str | None:
-        return None if v is None else check_timezone(v)
-
-    @field_validator("opening_hours")
-    @classmethod
-    def _hours(cls, v: OpeningHours | None) -> OpeningHours | None:
-        return None if v is None else check_hours(v)
-
-    @field_validator("services")
-    @classmethod
-    def _services(cls, v: list[str] | None) -> list[str] | None:
-        return None if v is None else check_services(v)
-
-    @model_validator(mode="after")
-    def _no_nulls(self) -> ServicePointUpdate:
-        nulls = sorted(f for f in self.model_fields_set if getattr(self, f) is None)
-        if nulls:
-            raise ValueError(f"{', '.join(nulls)} cannot be null (leave a field out to keep it)")
-        return self
-
-
-class ServicePointPublic(ServicePointFields):
-    id: int
-    name: Localized
-    address: Localized
-    opening_hours: OpeningHours
-    services: list[str]
-    created_at: dt.datetime
-    updated_at: dt.datetime
-
-
 # --- appointments -----------------------------------------------------------------------
 
 
@@ -210,26 +76,6 @@ class Appointment(SQLModel, table=True):
     updated_at: dt.datetime = Field(default_factory=utcnow)
 
 
-class AppointmentPublic(SQLModel):
-    """An appointment as health workers see it: no phone number, no name."""
-
-    id: int
-    point_id: int
-    contact_id: int
-    language: str | None
-    service_type: str
-    starts_at: dt.datetime
-    # The same instant on the point's clock.
-    local_start: dt.datetime
-    status: AppointmentStatus
-    confirmed_at: dt.datetime | None
-    service_record_id: int | None = None
-
-
-class AttendanceIn(SQLModel):
-    outcome: Literal[AppointmentStatus.attended, AppointmentStatus.no_show]
-
-
 # --- service records --------------------------------------------------------------------
 
 
@@ -248,13 +94,3 @@ class ServiceRecord(SQLModel, table=True):
         default=None, foreign_key="appointment.id", unique=True, ondelete="SET NULL"
     )
     created_at: dt.datetime = Field(default_factory=utcnow)
-
-
-class ServiceRecordPublic(SQLModel):
-    id: int
-    contact_id: int
-    service_type: str
-    point_id: int
-    date: dt.date
-    appointment_id: int | None
-    created_at: dt.datetime

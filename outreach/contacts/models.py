@@ -40,13 +40,6 @@ class Contact(ContactBase, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
-class ContactPublic(ContactBase):
-    id: int
-    consent: Consent
-    opted_out: bool
-    created_at: datetime
-
-
 class ContactUrn(SQLModel, table=True):
     """A channel address of a contact: ``sim:<id>``, ``tel:+86...``, ``telegram:<chat>``."""
 

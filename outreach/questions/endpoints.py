@@ -3,12 +3,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from sqlmodel import col, select
 
 from outreach.api.deps import SessionDep
+from outreach.questions import repository
+from outreach.questions.models import QuestionStatus
+from outreach.questions.schemas import UnansweredQuestionPublic
 from outreach.users.auth import require
-from outreach.contacts.models import Contact
-from outreach.questions.models import QuestionStatus, UnansweredQuestion, UnansweredQuestionPublic
 from outreach.users.models import Role
 
 router = APIRouter(prefix="/api/v1/questions", tags=["questions"])
@@ -26,19 +26,4 @@ async def list_questions(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[UnansweredQuestionPublic]:
     """Questions the bot could not answer, newest first."""
-    rows = (
-        await session.exec(
-            select(UnansweredQuestion, Contact.city, Contact.district)
-            .join(Contact, col(Contact.id) == UnansweredQuestion.contact_id)
-            .where(UnansweredQuestion.status == status)
-            .order_by(col(UnansweredQuestion.id).desc())
-            .limit(limit)
-            .offset(offset)
-        )
-    ).all()
-    return [
-        UnansweredQuestionPublic.model_validate(q, from_attributes=True).model_copy(
-            update={"city": city, "district": district}
-        )
-        for q, city, district in rows
-    ]
+    return await repository.list_questions(session, status, limit, offset)

@@ -30,12 +30,3 @@ class UnansweredQuestion(UnansweredQuestionBase, table=True):
     contact_id: int = Field(foreign_key="contact.id", index=True, ondelete="CASCADE")
     status: QuestionStatus = Field(default=QuestionStatus.open, sa_type=String(16), index=True)
     created_at: datetime = Field(default_factory=utcnow)
-
-
-class UnansweredQuestionPublic(UnansweredQuestionBase):
-    id: int
-    contact_id: int
-    status: QuestionStatus
-    created_at: datetime
-    city: str | None = None
-    district: str | None = None

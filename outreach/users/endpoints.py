@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from outreach.users.auth import CurrentUser
-from outreach.users.models import UserPublic
+from outreach.users.schemas import UserPublic
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 

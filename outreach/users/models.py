@@ -29,9 +29,3 @@ class User(UserBase, table=True):
     token_hash: str = Field(max_length=64, unique=True)
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
-
-
-class UserPublic(UserBase):
-    id: int
-    active: bool
-    created_at: datetime

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from outreach.appointments.models import check_hours
+from outreach.appointments.schemas import check_hours
 from outreach.appointments.slots import day_bounds, day_slots, is_slot, resolve, upcoming_slots
 
 SHANGHAI_HOURS = {"mon": [("08:30", "11:30"), ("14:00", "17:00")], "tue": [("08:30", "09:45")]}

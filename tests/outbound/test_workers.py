@@ -135,6 +135,7 @@ def sent_keys(fake: FakeTwilio) -> Counter[str | None]:
     return Counter(r.header("I-Twilio-Idempotency-Token") for r in fake.requests)
 
 
+@pytest.mark.slow
 async def test_two_workers_drain_10000_messages_each_sent_once(
     db_url: str, fake_twilio: FakeTwilio, campaign: Enqueuer
 ) -> None:
@@ -157,6 +158,7 @@ async def test_two_workers_drain_10000_messages_each_sent_once(
         assert proc.returncode == 0  # SIGTERM: a clean stop
 
 
+@pytest.mark.slow
 async def test_a_worker_killed_mid_batch_loses_nothing(
     db_url: str, fake_twilio: FakeTwilio, campaign: Enqueuer
 ) -> None:

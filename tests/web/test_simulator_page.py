@@ -209,6 +209,7 @@ def _t(locale: str, message: str) -> str:
 # --- the tests ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_onboarding_and_quiz_by_clicking_in_english(open_page: OpenPage) -> None:
     page = open_page(locale="en-US")
     expect(page).to_have_title(re.compile("simulator", re.I))
@@ -248,6 +249,7 @@ def test_onboarding_and_quiz_by_clicking_in_english(open_page: OpenPage) -> None
     page.screenshot(path=str(SCREENSHOT))
 
 
+@pytest.mark.slow
 def test_chinese_conversation_and_a_typed_question(open_page: OpenPage) -> None:
     page = open_page(locale="zh-CN")
     expect(page.locator("html")).to_have_attribute("lang", "zh-Hans")
@@ -269,6 +271,7 @@ def test_chinese_conversation_and_a_typed_question(open_page: OpenPage) -> None:
     assert "药具" in "".join(page.locator(BOT).all_inner_texts()[bots_before:])
 
 
+@pytest.mark.slow
 def test_page_strings_follow_the_page_locale(open_page: OpenPage, server: str) -> None:
     sends = {}
     for locale in ("en", "zh_Hans"):
@@ -302,6 +305,7 @@ def test_page_strings_follow_the_page_locale(open_page: OpenPage, server: str) -
     assert sends["zh_Hans"] == _t("zh_Hans", "Send") == "发送"
 
 
+@pytest.mark.slow
 def test_html_typed_or_sent_by_the_bot_is_shown_as_text(open_page: OpenPage) -> None:
     page = open_page()
     typed = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2">'
@@ -325,6 +329,7 @@ def test_html_typed_or_sent_by_the_bot_is_shown_as_text(open_page: OpenPage) -> 
     assert page.evaluate("window.__xss") is None
 
 
+@pytest.mark.slow
 def test_a_failed_request_shows_an_error_and_keeps_the_text(open_page: OpenPage) -> None:
     page = open_page()
     pick(page, "Hello")
@@ -353,6 +358,7 @@ def test_a_failed_request_shows_an_error_and_keeps_the_text(open_page: OpenPage)
     expect(page.locator(USER).last).to_have_text("English")
 
 
+@pytest.mark.slow
 def test_loading_state_while_the_bot_answers(open_page: OpenPage) -> None:
     page = open_page()
     held = []
@@ -375,6 +381,7 @@ def test_loading_state_while_the_bot_answers(open_page: OpenPage) -> None:
     expect(page.locator(BOT)).to_have_count(1)
 
 
+@pytest.mark.slow
 def test_the_conversation_survives_a_reload_until_a_new_one(open_page: OpenPage) -> None:
     page = open_page()
     contact = page.locator("#contact-id").inner_text()
@@ -429,6 +436,7 @@ async def _book_and_remind(db_url: str, contact: str) -> None:
         await services.close()
 
 
+@pytest.mark.slow
 def test_a_reminder_arrives_on_the_page_and_is_answered(
     open_page: OpenPage, db_url: str
 ) -> None:

@@ -313,6 +313,7 @@ _TEXTS = st.one_of(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(text=_TEXTS, max_segments=st.integers(min_value=1, max_value=4))
 def test_split_property(text: str, max_segments: int) -> None:

@@ -246,6 +246,7 @@ async def test_replies_survive_a_crash_after_the_acknowledgement(
     assert s.fake.requests[0].header("I-Twilio-Idempotency-Token") == (await _outbox(s))[0]["idempotency_key"]
 
 
+@pytest.mark.slow
 async def test_replay_1000_webhooks_has_no_duplicate_effects(sms_server: SmsServer) -> None:
     """1,000 inbound messages from 100 people, each delivered 1–3 times, duplicates often
     concurrently: every message has exactly one effect."""
