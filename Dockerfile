@@ -28,5 +28,8 @@ ENV PATH=/opt/venv/bin:$PATH \
 USER outreach
 EXPOSE 8000
 VOLUME ["/app/var"]
-HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz')"
-CMD ["sh", "-c", "outreach db upgrade && exec outreach serve"]
+# The health check asks the port the server listens on (OUTREACH_PORT), after a start period.
+HEALTHCHECK --interval=30s --timeout=3s --start-period=20s --retries=3 CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('OUTREACH_PORT', '8000'), timeout=2)"
+# Migrations are not run on start (replicas would race): run `outreach db upgrade` once
+# per release; `serve` refuses to start on a database that is behind.
+CMD ["outreach", "serve"]

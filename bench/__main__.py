@@ -14,6 +14,11 @@ Suites (``--suite``, comma-separated; all by default, ``--quick`` for a short ru
 - dispatch: 1 or 2 `outreach worker` processes sending M due messages to a fast fake
   Twilio vs a bare HTTP loop posting the same requests (msg/s, exactly once); see
   bench/dispatch.py.
+- faults (not in the default set; PostgreSQL): 2 `outreach worker` processes sending a
+  campaign to a fake Twilio that ignores idempotency keys, as Twilio does: 3,000 messages
+  at 0.2 s per send with one worker SIGKILLed three times; the same with 1,200 Telegram
+  messages; and 1,000 SMS at 0.4 s per send with a 5 s lease; counts lost messages and
+  people texted twice, and the time to drain; see bench/faults.py.
 
 Prints medians over the repeats and the ratio full/bare.
 """
@@ -87,7 +92,8 @@ def load(port: int, kind: str, path: str, args: argparse.Namespace) -> dict[str,
 
 
 INBOUND = ("sim", "sms")
-ALL_SUITES = ("sim", "sms", "schedule", "dispatch")
+DEFAULT_SUITES = ("sim", "sms", "schedule", "dispatch")
+ALL_SUITES = (*DEFAULT_SUITES, "faults")
 
 
 def run_inbound(args: argparse.Namespace, specs: list[tuple[str, int]], suites: list[str]) -> None:
@@ -176,6 +182,31 @@ def run_dispatch(args: argparse.Namespace, specs: list[tuple[str, int]]) -> None
         print(f"worker profiles in {profile} (python -m pstats FILE)")
 
 
+def run_faults() -> None:
+    import asyncio
+
+    from bench import faults
+
+    if not postgres_reachable():
+        print("faults: PostgreSQL not reachable; skipped", file=sys.stderr)
+        return
+    from tests.fakes.telegram import FakeTelegram
+
+    with tempfile.TemporaryDirectory() as tmp, FakeTwilio() as fake, FakeTelegram() as telegram:
+        url = prepare("postgresql", Path(tmp))
+        results = [asyncio.run(faults.kill(url, fake))]
+        url = prepare("postgresql", Path(tmp))
+        results.append(asyncio.run(faults.kill(url, fake, messages=1_200, telegram=telegram)))
+        url = prepare("postgresql", Path(tmp))
+        results.append(asyncio.run(faults.slow(url, fake)))
+    print()
+    print("faults: PostgreSQL, `outreach worker` processes, a fake Twilio that ignores "
+          "idempotency keys (as Twilio does); dupes = people texted twice; sending at kills = "
+          "rows claimed by either worker at each kill (at most 20 per worker unsettled)")
+    faults.print_table(results)
+    print("goal: lost 0 in all; dupes 0 on SMS, on Telegram ≤ 20 per kill (the sends unsettled)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -185,8 +216,8 @@ def main() -> None:
         help="database[:processes], comma-separated: server processes for sim/sms (SQLite runs "
              "one), worker processes for dispatch; schedule uses each database once",
     )
-    parser.add_argument("--suite", "--suites", dest="suites", default=",".join(ALL_SUITES),
-                        help="any of sim, sms, schedule, dispatch (default: all)")
+    parser.add_argument("--suite", "--suites", dest="suites", default=",".join(DEFAULT_SUITES),
+                        help="any of sim, sms, schedule, dispatch, faults (default: all but faults)")
     parser.add_argument("--quick", action="store_true",
                         help="a short run: 3 s inbound runs, 100,000 rows only, 5,000 messages, "
                              "one repeat (flags given explicitly still win)")
@@ -238,6 +269,8 @@ def main() -> None:
         run_schedule(args, specs)
     if "dispatch" in suites:
         run_dispatch(args, specs)
+    if "faults" in suites:
+        run_faults()
     print(f"\n(bench took {time.perf_counter() - started:.0f} s)")
 
 

@@ -88,6 +88,14 @@ class Pipeline:
             raise ValueError(f"channel {channel!r} is already registered")
         self._render[channel] = render
 
+    async def first_time(self, provider: str, provider_id: str) -> bool:
+        """Record a provider event that has no turn (nothing of it is stored but its id);
+        False when it was recorded before."""
+        async with self.conversations.db.begin() as raw:
+            return await raw.row(self.sql["inbox"], {
+                "provider": provider, "provider_id": provider_id, "received_at": self.clock.now(),
+            }) is not None
+
     async def receive(self, message: Inbound) -> TurnResult | None:
         """Handle one inbound message; None when it was already handled (a duplicate)."""
         address = message.address

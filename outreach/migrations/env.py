@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from outreach.db import create_engine
 from outreach.models import metadata
 
 config = context.config
+# The advisory lock migrations hold on PostgreSQL (any constant the service uses nowhere else).
+MIGRATION_LOCK = 0x6F75747265616368  # "outreach"
 
 
 def _run(connection: Connection) -> None:
@@ -21,6 +24,11 @@ def _run(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Several replicas may run `outreach db upgrade` at once: one migrates, the
+            # others wait here and then find nothing left to do (the lock ends with the
+            # migration's transaction; PostgreSQL's DDL is transactional).
+            connection.execute(text(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
         context.run_migrations()
 
 

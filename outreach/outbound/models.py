@@ -7,7 +7,8 @@ from enum import IntEnum, StrEnum
 
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, String, UniqueConstraint, text
+from sqlalchemy import JSON, Boolean, Column, Index, String, UniqueConstraint, text
+from sqlalchemy import false as sa_false
 from sqlmodel import Field, SQLModel
 
 from outreach.timeutil import utcnow
@@ -105,6 +106,14 @@ class Outbox(SQLModel, table=True):
     # What the message is about ("appointment:42"): withdrawing a topic cancels its rows.
     topic: str | None = Field(default=None, max_length=64, index=True)
     lease_until: datetime | None = None
+    # The dispatcher holding the lease: only it renews the lease and records the outcome
+    # (together with ``attempts``, the claim's fencing token).
+    lease_owner: str | None = Field(default=None, max_length=32)
+    # The attempt being made follows one whose outcome is unknown (its worker died, or the
+    # connection dropped after the request went out): ask the provider before sending.
+    # (A server default only: the raw INSERT … SELECT statements leave it out.)
+    in_doubt: bool = Field(default=False, sa_column=Column(Boolean, nullable=False,
+                                                           server_default=sa_false()))
     provider_sid: str | None = Field(default=None, max_length=64, unique=True)
     error_code: int | None = None
     error: str | None = None

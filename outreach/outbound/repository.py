@@ -73,25 +73,45 @@ def _statements(dialect: str) -> dict[str, ClauseElement]:
         "claim": update(O)
         .where(O.c.id.in_(pick))
         .values(status=OutboxStatus.sending.value, lease_until=bindparam("lease_until"),
-                attempts=O.c.attempts + 1, updated_at=bindparam("now"))
+                lease_owner=bindparam("owner"), attempts=O.c.attempts + 1,
+                # SET sees the row as it was: a row still sending (its worker died) or
+                # unknown (the answer was lost) may have gone out already.
+                in_doubt=O.c.status.in_([literal_column("'sending'"), literal_column("'unknown'")]),
+                updated_at=bindparam("now"))
         .returning(O.c.id, O.c.idempotency_key, O.c.contact_id, O.c.address, O.c.body,
-                   O.c.purpose, O.c.attempts, O.c.choices,
+                   O.c.purpose, O.c.attempts, O.c.choices, O.c.in_doubt, O.c.created_at,
                    select(C.c.opted_out).where(C.c.id == O.c.contact_id).scalar_subquery()
                    .label("opted_out"),
                    O.c.expires_at,
                    select(C.c.timezone).where(C.c.id == O.c.contact_id).scalar_subquery()
                    .label("timezone"),
                    O.c.topic),
+        # Fenced: only the claim that holds the row (its owner and its attempt) records.
         "record": update(O)
-        .where(O.c.id == bindparam("oid"), O.c.status == OutboxStatus.sending.value)
+        .where(O.c.id == bindparam("oid"), O.c.status == OutboxStatus.sending.value,
+               O.c.lease_owner == bindparam("owner"), O.c.attempts == bindparam("claim"))
         .values(status=bindparam("status"), provider_sid=bindparam("sid"),
                 sent_at=bindparam("sent_at", type_=O.c.sent_at.type),
                 # NULL keeps the column as it is.
                 due_at=func.coalesce(bindparam("due_at", type_=O.c.due_at.type), O.c.due_at),
                 segments=func.coalesce(bindparam("segments", type_=O.c.segments.type), O.c.segments),
                 attempts=func.coalesce(bindparam("attempts", type_=Integer), O.c.attempts),
-                lease_until=None, error=bindparam("error"), error_code=bindparam("code"),
+                lease_until=None, lease_owner=None, error=bindparam("error"),
+                error_code=bindparam("code"), updated_at=bindparam("now")),
+        # A live dispatcher keeps the leases of every row it is still working on.
+        "renew": update(O)
+        .where(O.c.status == literal_column("'sending'"), O.c.lease_owner == bindparam("owner"))
+        .values(lease_until=bindparam("lease_until")),
+        # A claimed row given back unsent (its lease could not be kept): as it was.
+        "release": update(O)
+        .where(O.c.id == bindparam("oid"), O.c.status == OutboxStatus.sending.value,
+               O.c.lease_owner == bindparam("owner"), O.c.attempts == bindparam("claim"))
+        .values(status=case((O.c.in_doubt, literal(OutboxStatus.unknown.value)),
+                            else_=literal(OutboxStatus.pending.value)),
+                attempts=O.c.attempts - 1, lease_until=None, lease_owner=None,
                 updated_at=bindparam("now")),
+        # Is this provider id already another row's (a provider's answer to "was it sent?")
+        "known_sid": select(O.c.id).where(O.c.provider_sid == bindparam("sid")),
         "status": update(O)
         .where(O.c.provider_sid == bindparam("sid"), _RANK < bindparam("rank"))
         .values(status=bindparam("status"), error_code=bindparam("code"),

@@ -5,6 +5,7 @@ error codes into these words (``SendResult.status``, ``Failure``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -50,5 +51,12 @@ class Sender(Protocol):
     enabled: bool
 
     async def send(self, message: Outgoing) -> SendResult: ...
+
+    async def lookup(self, message: Outgoing, since: datetime) -> list[SendResult] | None:
+        """Was ``message`` sent already (by an attempt whose outcome is unknown)? The
+        provider's messages to its address created at or after ``since`` with its body,
+        newest first; ``None`` when the provider cannot be asked (Telegram). Raises
+        ``SendError`` when asking fails."""
+        ...
 
     async def close(self) -> None: ...

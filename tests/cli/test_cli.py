@@ -88,6 +88,16 @@ async def test_stats_knowledge_table_matches_the_api(
     assert bad.returncode == 2
 
 
+def test_serve_refuses_a_database_that_is_behind(tmp_path: Path) -> None:
+    """The image no longer migrates on start; serve says what to run instead of serving
+    on an old schema."""
+    url = f"sqlite:///{tmp_path / 'behind.db'}"
+    assert run("db", "upgrade", "--revision", "0006", env={"OUTREACH_DATABASE_URL": url}).returncode == 0
+    result = run("serve", "--port", "9", env={"OUTREACH_DATABASE_URL": url})
+    assert result.returncode == 3
+    assert "outreach db upgrade" in result.stderr
+
+
 def test_db_upgrade_creates_a_fresh_sqlite_file(tmp_path: Path) -> None:
     db = tmp_path / "sub" / "fresh.db"
     result = run("db", "upgrade", env={"OUTREACH_DATABASE_URL": f"sqlite:///{db}"})

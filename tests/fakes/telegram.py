@@ -452,6 +452,9 @@ class FakeTelegram(ThreadedServer):
 
         self._changed: asyncio.Event | None = None
         self._stopping = False
+        #: seconds sendMessage takes to answer, after the message exists (a slow Bot API:
+        #: a client that dies meanwhile never learns that its message went out)
+        self.latency = 0.0
 
         self._methods = {
             "getMe": self._get_me,
@@ -497,6 +500,7 @@ class FakeTelegram(ThreadedServer):
             self._updates.clear()
             self._callback_queries.clear()
             self._deliveries.clear()
+            self.latency = 0.0
         self._wake()
 
     # ------------------------------------------------------------------ scripting & inspection
@@ -652,6 +656,34 @@ class FakeTelegram(ThreadedServer):
         if entities:
             message["entities"] = entities
         return self._update("message", message)
+
+    def group_message_update(self, chat_id: int, user_id: int, text: str, *,
+                             language_code: str | None = "en") -> Json:
+        """An Update with a member's text message in the group ``chat_id`` (negative; one
+        starting with -100 is a supergroup)."""
+        if chat_id >= 0:
+            raise ValueError("group chat ids are negative")
+        with self._lock:
+            message: Json = {
+                "message_id": self._new_message_id(chat_id),
+                "from": self._user(user_id, language_code, "Li", None, None),
+                "chat": self._chat(chat_id),
+                "date": int(time.time()),
+                "text": text,
+            }
+            self._messages[(chat_id, message["message_id"])] = message
+        return self._update("message", copy.deepcopy(message))
+
+    def channel_post_update(self, chat_id: int, text: str) -> Json:
+        """An Update with a post in the channel ``chat_id`` (no sender, as Telegram sends it)."""
+        with self._lock:
+            message: Json = {
+                "message_id": self._new_message_id(chat_id),
+                "chat": {"id": chat_id, "title": "Test channel", "type": "channel"},
+                "date": int(time.time()),
+                "text": text,
+            }
+        return self._update("channel_post", message)
 
     def contact_update(
         self,
@@ -910,6 +942,8 @@ class FakeTelegram(ThreadedServer):
 
         if fault is None:
             status, body = await self._execute(method, params, via="http", at=at)
+            if self.latency and method == "sendMessage":
+                await asyncio.sleep(self.latency)
             return web.json_response(body, status=status)
         if fault.kind == "error":
             failure = TelegramError(fault.status, fault.description, fault.parameters)

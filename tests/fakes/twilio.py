@@ -1,8 +1,8 @@
 """A fake Twilio REST API for tests, speaking Twilio's wire format on 127.0.0.1.
 
 Point the official SDK at it (``client.api.base_url = fake.base_url``) and it answers
-``POST /2010-04-01/Accounts/{AC}/Messages.json`` and ``GET .../Messages/{SM}.json`` as
-Twilio does: HTTP Basic auth, form-encoded requests, JSON resources and Twilio's JSON
+``POST /2010-04-01/Accounts/{AC}/Messages.json``, its list (``GET .../Messages.json``,
+filtered and paged) and ``GET .../Messages/{SM}.json`` as Twilio does: HTTP Basic auth, form-encoded requests, JSON resources and Twilio's JSON
 error bodies. Tests can queue faults (opt-out, 429, 500, a slow answer, a dropped
 connection after the message was created), read back every request, and make the fake
 send signed status callbacks to the app, as Twilio does.
@@ -13,8 +13,9 @@ pytest's session loop can hang function-scoped tests, see the integration notes)
 
 Deviations from Twilio worth knowing: the fake never moves a message along by itself
 (call ``send_status``), never sends the initial-status callback (neither does Twilio),
-and honours ``I-Twilio-Idempotency-Token`` on the Messages API, which real Twilio does
-not: it models a provider that deduplicates retries.
+and by default honours ``I-Twilio-Idempotency-Token`` on the Messages API, which real
+Twilio does not: it models a provider that deduplicates retries (``honour_idempotency =
+False`` models real Twilio).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from email.utils import format_datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any, Literal
 from urllib.parse import urlencode
 
@@ -217,6 +218,36 @@ def _rfc2822(moment: datetime) -> str:
     return format_datetime(moment.astimezone(timezone.utc))  # "Thu, 30 Jul 2015 20:12:31 +0000"
 
 
+def _day_or_instant(value: str) -> tuple[datetime, bool]:
+    """A DateSent filter's value: (the instant, whether it was a whole day)."""
+    if len(value) == 10:
+        return datetime.fromisoformat(value).replace(tzinfo=timezone.utc), True
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)), False
+
+
+def _listed(message: Message, query: Mapping[str, str]) -> bool:
+    if "To" in query and message["to"] != query["To"]:
+        return False
+    if "From" in query and message["from"] != query["From"]:
+        return False
+    for name in ("DateSent", "DateSent<", "DateSent>"):
+        if name not in query:
+            continue
+        if message["date_sent"] is None:
+            return False
+        sent = parsedate_to_datetime(message["date_sent"])
+        moment, whole_day = _day_or_instant(query[name])
+        day = sent.date() if whole_day else None
+        if name == "DateSent" and (sent.date() != moment.date() if whole_day else sent != moment):
+            return False
+        if name == "DateSent<" and (day > moment.date() if day else sent > moment):  # on or before
+            return False
+        if name == "DateSent>" and (day < moment.date() if day else sent < moment):  # on or after
+            return False
+    return True
+
+
 def _twilio_error(status: int, code: int, message: str) -> web.Response:
     return web.json_response(
         {
@@ -286,6 +317,10 @@ class FakeTwilio(ThreadedServer):
         self._stopping: asyncio.Event | None = None
         #: seconds each message create takes (a slow provider keeps sends in flight)
         self.latency = 0.0
+        #: deduplicate creates by I-Twilio-Idempotency-Token (off: real Twilio, which
+        #: creates a second message for a retried request)
+        self.honour_idempotency = True
+        self._lookups = 0
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -304,6 +339,8 @@ class FakeTwilio(ThreadedServer):
             self._faults.clear()
             self._callbacks.clear()
             self.latency = 0.0
+            self.honour_idempotency = True
+            self._lookups = 0
 
     # ------------------------------------------------------------------ scripting & inspection
 
@@ -439,6 +476,7 @@ class FakeTwilio(ThreadedServer):
         app = web.Application(middlewares=[_twilio_errors])
         prefix = f"/{API_VERSION}/Accounts/{{account_sid}}"
         app.router.add_post(f"{prefix}/Messages.json", self._create)
+        app.router.add_get(f"{prefix}/Messages.json", self._list)
         app.router.add_get(f"{prefix}/Messages/{{sid}}.json", self._fetch)
         await self._listen(web.AppRunner(app, access_log=None, shutdown_timeout=1.0))
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.callback_timeout))
@@ -482,7 +520,12 @@ class FakeTwilio(ThreadedServer):
     async def _create(self, request: web.Request) -> web.StreamResponse:
         if self.latency:
             await asyncio.sleep(self.latency)
-        posted = await request.post()
+        try:
+            posted = await request.post()
+        except ConnectionResetError:
+            # The client went away (a killed worker) before its request was read: nothing
+            # was created, as on Twilio.
+            return web.Response(status=499)
         form: dict[str, str] = {}
         for key, value in posted.items():
             form.setdefault(key, str(value))
@@ -537,6 +580,52 @@ class FakeTwilio(ThreadedServer):
             return _twilio_error(404, 20404, f"The requested resource {request.path} was not found")
         return _resource(message, 200)
 
+    async def _list(self, request: web.Request) -> web.StreamResponse:
+        """The Messages list: newest first, filtered by To, From and DateSent (``DateSent``,
+        ``DateSent<``, ``DateSent>``: a date or an ISO 8601 instant; messages not sent yet
+        have no DateSent and fail any DateSent filter), paged by PageSize, Page and
+        PageToken, with Twilio's paging fields."""
+        if not self._authorized(request):
+            return _twilio_error(401, 20003, "Authenticate")
+        q = request.query
+        try:
+            size = int(q.get("PageSize", "50"))
+            page = int(q.get("Page", "0"))
+            offset = int(q.get("PageToken", "PA0")[2:]) if "PageToken" in q else page * size
+        except ValueError:
+            return _twilio_error(400, 20001, "Invalid paging parameter")
+        if not 1 <= size <= 1000:
+            return _twilio_error(400, 20001, "PageSize must be between 1 and 1000")
+        with self._lock:
+            self._lookups += 1
+            found = [copy.deepcopy(m) for m in reversed(self._messages.values()) if _listed(m, q)]
+        chosen = found[offset:offset + size]
+        path = request.path
+
+        def page_uri(at: int) -> str:
+            params = {k: v for k, v in q.items() if k not in {"Page", "PageToken", "PageSize"}}
+            params.update({"PageSize": str(size), "Page": str(at // size), "PageToken": f"PA{at}"})
+            return f"{path}?{urlencode(params)}"
+
+        body = {
+            "messages": chosen,
+            "page": offset // size,
+            "page_size": size,
+            "start": offset,
+            "end": offset + max(len(chosen) - 1, 0),
+            "uri": page_uri(offset),
+            "first_page_uri": page_uri(0),
+            "previous_page_uri": page_uri(offset - size) if offset > 0 else None,
+            "next_page_uri": page_uri(offset + size) if offset + size < len(found) else None,
+        }
+        return _resource(body, 200)
+
+    @property
+    def lookups(self) -> int:
+        """How many pages of the Messages list were read."""
+        with self._lock:
+            return self._lookups
+
     def _validate(self, form: dict[str, str], media: list[str]) -> web.Response | None:
         if not form.get("To"):
             return _twilio_error(400, 21604, "A 'To' phone number is required.")
@@ -553,8 +642,11 @@ class FakeTwilio(ThreadedServer):
 
     def _accept(self, form: dict[str, str], media: list[str], key: str | None) -> tuple[Message, bool]:
         """Create the message, or return the one an earlier request with the same
-        idempotency key created. Returns (a copy of the message, created)."""
+        idempotency key created (unless ``honour_idempotency`` is off, as on real
+        Twilio). Returns (a copy of the message, created)."""
         with self._lock:
+            if not self.honour_idempotency:
+                key = None
             if key is not None and key in self._by_key:
                 return copy.deepcopy(self._messages[self._by_key[key]]), False
             message = self._new_message(form, media)

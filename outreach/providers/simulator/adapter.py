@@ -5,6 +5,7 @@ the simulator page fetches it (``GET /api/v1/simulator/outbox``)."""
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 
 from outreach.outbound.models import OutboxStatus
 from outreach.outbound.sender import Outgoing, SendResult
@@ -20,6 +21,10 @@ class SimChannel:
     async def send(self, message: Outgoing) -> SendResult:
         sid = "SIM" + hashlib.blake2b(message.key.encode(), digest_size=16).hexdigest()
         return SendResult(sid=sid, status=OutboxStatus.delivered, segments=1)
+
+    async def lookup(self, message: Outgoing, since: datetime) -> list[SendResult] | None:
+        # Sending again is harmless here: the same key is the same pretend delivery.
+        return None
 
     async def close(self) -> None:
         return None

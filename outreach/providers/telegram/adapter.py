@@ -16,6 +16,7 @@ import re
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from aiolimiter import AsyncLimiter
@@ -42,7 +43,7 @@ from aiogram.utils.token import TokenValidationError, validate_token
 
 from outreach.outbound.models import OutboxStatus
 from outreach.outbound.sender import Failure, Outgoing, SendError, SendResult
-from outreach.i18n import N_, SUPPORTED_LOCALES, translator
+from outreach.i18n import N_, SUPPORTED_LOCALES, negotiate, translator
 from outreach.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,10 @@ COMMAND_HELP = {
     "help": N_("Help"),
     "stop": N_("Stop messages"),
 }
+GROUP_NOTICE = N_(
+    "I only talk in private chats, so that what you ask stays between us. "
+    "Write to me here: {link}"
+)
 DEEP_LINK = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what Telegram allows in /start payloads
 MAX_TEXT = 4096  # Telegram's limit for one message
 
@@ -72,6 +77,8 @@ class TelegramInput:
     payload: str | None = None  # the /start deep-link code (community or campaign)
     callback_id: str | None = None  # a pressed button, to be answered
     callback_message_id: int | None = None
+    # False in groups, supergroups and channels: the bot converses only in private chats.
+    private: bool = True
 
 
 Handler = Callable[[TelegramInput], Awaitable[object]]
@@ -82,7 +89,15 @@ def build_router(handle: Handler) -> Router:
     router = Router(name="outreach")
 
     @router.message()
+    @router.channel_post()
     async def on_message(message: Message, event_update: Update) -> None:
+        user = message.from_user
+        if message.chat.type != "private":
+            # Nothing of what was said is kept: only that this chat was told where to talk.
+            await handle(TelegramInput(update_id=event_update.update_id, chat_id=message.chat.id,
+                                       text="", private=False,
+                                       language_code=user.language_code if user else None))
+            return
         text = message.text or message.caption or ""
         if message.contact is not None:
             # A shared contact: its number, as if typed (linking a phone).
@@ -94,7 +109,6 @@ def build_router(handle: Handler) -> Router:
             if command == "start" and DEEP_LINK.match(rest.strip()):
                 payload = rest.strip()
             text = COMMANDS.get(command, text)
-        user = message.from_user
         await handle(
             TelegramInput(
                 update_id=event_update.update_id,
@@ -108,8 +122,8 @@ def build_router(handle: Handler) -> Router:
     @router.callback_query()
     async def on_button(query: CallbackQuery, event_update: Update) -> None:
         message = query.message
-        if message is None or not query.data:
-            await query.answer()
+        if message is None or not query.data or message.chat.type != "private":
+            await query.answer()  # a group has no buttons of ours
             return
         await handle(
             TelegramInput(
@@ -248,6 +262,19 @@ class TelegramChannel:
         except Exception:  # noqa: BLE001 - start-up must survive an unreachable Bot API
             log.exception("Telegram set-up failed; the channel may not receive updates")
 
+    async def point_to_private_chat(self, chat_id: int, language_code: str | None) -> None:
+        """Tell a group or channel, once, that the bot talks only in private chats (with a
+        link to one). Best effort: a failure is logged, the update still handled."""
+        bot = self.bot()
+        locale = negotiate(language_code, self.settings.default_locale)
+        tr = translator(locale, self.settings.locales_dir)
+        try:
+            me = await bot.me()
+            text = tr.gettext(GROUP_NOTICE).format(link=f"https://t.me/{me.username}")
+            await bot.send_message(chat_id, text)
+        except Exception as exc:  # noqa: BLE001 - a courtesy; nothing else depends on it
+            log.info("could not point chat %s to a private chat: %s", chat_id, type(exc).__name__)
+
     async def acknowledge(self, chat_id: int, callback_id: str, message_id: int | None) -> None:
         """Stop the button's spinner and take the old buttons off the pressed message."""
         bot = self.bot()
@@ -285,6 +312,11 @@ class TelegramChannel:
         except (TelegramNetworkError, TimeoutError) as exc:
             raise SendError(Failure.unknown, f"Telegram network error: {exc}") from exc
         return SendResult(sid=f"{sent.chat.id}:{sent.message_id}", status=OutboxStatus.sent)
+
+    async def lookup(self, message: Outgoing, since: datetime) -> list[SendResult] | None:
+        """The Bot API cannot list what a bot sent: an attempt whose outcome is unknown is
+        sent again (the dispatcher bounds how many can be in flight)."""
+        return None
 
     async def close(self) -> None:
         if self._bot is not None:

@@ -20,6 +20,8 @@ from outreach.inbound.pipeline import Inbound, Pipeline
 from outreach.providers.telegram.adapter import Handler, TelegramChannel, TelegramInput
 
 PROVIDER = "telegram"
+# The inbox's record that a group or channel was pointed to a private chat (once per chat).
+GROUP_PROVIDER = "telegram-group"
 
 
 def receiver(channel: TelegramChannel, pipeline: Pipeline) -> Handler:
@@ -27,6 +29,10 @@ def receiver(channel: TelegramChannel, pipeline: Pipeline) -> Handler:
 
     async def receive(event: TelegramInput) -> bool:
         """Handle one update; False when this update_id was already handled."""
+        if not event.private:
+            if await pipeline.first_time(GROUP_PROVIDER, str(event.chat_id)):
+                await channel.point_to_private_chat(event.chat_id, event.language_code)
+            return True
         result = await pipeline.receive(Inbound(
             Address(channel="telegram", scheme="telegram", path=str(event.chat_id)), event.text,
             provider=PROVIDER, provider_id=str(event.update_id), hint=event.language_code,

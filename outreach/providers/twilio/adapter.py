@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from contextvars import ContextVar
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -34,6 +35,10 @@ _sdk_log.setLevel(logging.WARNING)
 logging.getLogger("twilio").setLevel(logging.WARNING)
 
 IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
+# "Was it sent?": how far back before the attempt, how many messages, how many per page.
+LOOKUP_SKEW = timedelta(minutes=1)
+LOOKUP_LIMIT = 200
+LOOKUP_PAGE = 50
 _idempotency_key: ContextVar[str | None] = ContextVar("twilio_idempotency_key", default=None)
 
 
@@ -180,6 +185,29 @@ class TwilioChannel:
         segments = int(created.num_segments) if created.num_segments is not None else None
         status = ours(str(created.status)) or OutboxStatus.queued
         return SendResult(sid=str(created.sid), status=status, segments=segments)
+
+    async def lookup(self, message: Outgoing, since: datetime) -> list[SendResult] | None:
+        """Twilio's Messages list, filtered by recipient (newest first), down to messages
+        created a minute before ``since`` (clocks differ; Twilio's dates have whole
+        seconds), matched on the body. At most LOOKUP_LIMIT messages are read."""
+        client = self._get_client()
+        floor = since - LOOKUP_SKEW
+        found: list[SendResult] = []
+        try:
+            stream = await client.messages.stream_async(to=message.address, limit=LOOKUP_LIMIT,
+                                                        page_size=LOOKUP_PAGE)
+            async for sent in stream:
+                if sent.date_created is not None and sent.date_created < floor:
+                    break
+                if str(sent.direction).startswith("outbound") and sent.body == message.body:
+                    segments = int(sent.num_segments) if sent.num_segments not in (None, "0") else None
+                    found.append(SendResult(sid=str(sent.sid), segments=segments,
+                                            status=ours(str(sent.status)) or OutboxStatus.queued))
+        except TwilioRestException as exc:
+            raise _classify_rest(exc) from exc
+        except (TimeoutError, asyncio.TimeoutError, aiohttp.ClientError) as exc:
+            raise SendError(Failure.retryable, f"cannot list Twilio's messages: {type(exc).__name__}") from exc
+        return found
 
     async def close(self) -> None:
         if self._http is not None:

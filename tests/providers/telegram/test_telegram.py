@@ -178,3 +178,26 @@ async def test_rate_limiter_forgets_idle_chats_only() -> None:
     t0 = time.monotonic()
     await limiter.wait("b")
     assert time.monotonic() - t0 >= 0.04
+
+
+async def test_in_groups_and_channels_it_answers_once_and_keeps_nothing(tg: TgServer) -> None:
+    """The bot converses only in private chats: a group (or channel) hears once where to
+    write instead; nothing said there becomes a contact, a message or an outbox row."""
+    group, channel = -1001234567, -1009876543
+    for words in ("hello", "how do I book a checkup?", "/start"):
+        assert await tg.deliver(tg.fake.group_message_update(group, 4242, words)) == 200
+    assert await tg.deliver(tg.fake.channel_post_update(channel, "news")) == 200
+    assert await tg.deliver(tg.fake.channel_post_update(channel, "more news")) == 200
+    await tg.services.dispatcher.drain_once()
+    # The member's language in the group; a channel post has no sender: the default.
+    for chat, word in ((group, "private chats"), (channel, "私聊")):
+        sent = tg.fake.sent_to(chat)
+        assert len(sent) == 1, sent
+        assert f"https://t.me/{tg.fake.bot_username}" in sent[0]["text"]
+        assert word in sent[0]["text"]
+    async with tg.services.db.begin() as uow:
+        counts = {t: (await uow.execute(text(f"SELECT count(*) FROM {t}"))).scalar_one()
+                  for t in ("contact", "contact_urn", "message", "outbox", "unanswered_question")}
+        inbox = (await uow.execute(text("SELECT provider, provider_id FROM inbox_event"))).all()
+    assert counts == dict.fromkeys(counts, 0)
+    assert sorted(inbox) == sorted([("telegram-group", str(group)), ("telegram-group", str(channel))])

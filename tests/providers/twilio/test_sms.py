@@ -198,8 +198,15 @@ async def test_retries_are_bounded(sms_server: SmsServer) -> None:
 
 
 @pytest.mark.parametrize("fault", [Fault.timeout(2.0, accept=True), Fault.accept_then_drop()])
-async def test_unknown_outcome_is_retried_with_the_same_key(sms_server: SmsServer, fault: Fault) -> None:
+@pytest.mark.parametrize("dedupes", [True, False], ids=["provider-dedupes", "real-twilio"])
+async def test_an_unknown_outcome_is_asked_about_not_sent_twice(
+    sms_server: SmsServer, fault: Fault, dedupes: bool
+) -> None:
+    """The message was created but its answer was lost. Before retrying, the dispatcher
+    lists Twilio's messages to that number, finds it, and records it instead of sending
+    again: one request, one message, even on a provider that ignores idempotency keys."""
     s = sms_server
+    s.fake.honour_idempotency = dedupes
     s.fake.inject(fault)
     await s.inbound(PHONE_EN, "hello")
     await s.services.dispatcher.drain_once()
@@ -207,12 +214,50 @@ async def test_unknown_outcome_is_retried_with_the_same_key(sms_server: SmsServe
     assert row["status"] == "unknown" and row["error"]
     await _drain_until_settled(s)
     row = (await _outbox(s))[0]
-    assert row["status"] == "queued"
-    # Two requests carried the same idempotency key; the provider kept one message.
-    keys = [r.header("I-Twilio-Idempotency-Token") for r in s.fake.requests]
-    assert keys == [row["idempotency_key"]] * 2
+    assert row["status"] == "queued" and s.fake.lookups >= 1
+    assert [r.header("I-Twilio-Idempotency-Token") for r in s.fake.requests] == [row["idempotency_key"]]
     assert len(s.sent_to(PHONE_EN)) == 1
     assert row["provider_sid"] == s.sent_to(PHONE_EN)[0]["sid"]
+
+
+async def test_an_unknown_outcome_not_found_at_the_provider_is_sent_again(sms_server: SmsServer) -> None:
+    """The request never created a message (a timeout answered 500 late): the list has
+    nothing, so it is sent again, with the same key."""
+    s = sms_server
+    s.fake.inject(Fault.timeout(2.0, accept=False))
+    await s.inbound(PHONE_EN, "hello")
+    await s.services.dispatcher.drain_once()
+    assert (await _outbox(s))[0]["status"] == "unknown"
+    await _drain_until_settled(s)
+    row = (await _outbox(s))[0]
+    assert row["status"] == "queued" and s.fake.lookups >= 1
+    assert [r.header("I-Twilio-Idempotency-Token") for r in s.fake.requests] == [row["idempotency_key"]] * 2
+    assert [m["sid"] for m in s.sent_to(PHONE_EN)] == [row["provider_sid"]]
+
+
+async def test_a_message_with_the_same_text_sent_by_another_row_is_not_taken_for_it(
+    sms_server: SmsServer,
+) -> None:
+    """The lookup matches on recipient and text; a message already recorded on another
+    row (the same menu, asked twice) is not this row's."""
+    s = sms_server
+    s.fake.honour_idempotency = False
+    await s.inbound(PHONE_EN, "hello")
+    await _drain_until_settled(s)
+    first = (await _outbox(s))
+    # The same replies again, and the sends' answers lost after Twilio created them.
+    s.fake.inject(*[Fault.accept_then_drop()] * len(first))
+    async with s.services.db.begin() as conn:
+        await conn.execute(text(
+            "INSERT INTO outbox (idempotency_key, contact_id, channel, address, purpose, body, "
+            "choices, encoding, segments, status, attempts, due_at, created_at, updated_at) "
+            "SELECT idempotency_key || '-again', contact_id, channel, address, purpose, body, "
+            "choices, encoding, segments, 'unknown', 1, due_at, created_at, updated_at FROM outbox"))
+    await _drain_until_settled(s)
+    rows = await _outbox(s)
+    sids = [r["provider_sid"] for r in rows]
+    assert all(sids) and len(set(sids)) == len(rows)  # each row its own message
+    assert len(s.sent_to(PHONE_EN)) == len(rows)
 
 
 async def test_permanent_error_fails_at_once(sms_server: SmsServer) -> None:
