@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi_offline import FastAPIOffline
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -47,7 +48,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return _error(exc.status_code, code, str(exc.detail))
+        response = _error(exc.status_code, code, str(exc.detail))
+        response.headers.update(exc.headers or {})  # a 405's Allow
+        return response
 
     @app.exception_handler(Exception)
     async def crash(request: Request, exc: Exception) -> JSONResponse:
@@ -70,7 +73,9 @@ def create_app(settings: Settings | None = None, services: Container | None = No
         yield
         await services.close()
 
-    app = FastAPI(
+    # /docs and /redoc with their assets shipped in the package (fastapi-offline): the
+    # default pages load Swagger UI and ReDoc from a CDN and are blank without internet.
+    app = FastAPIOffline(
         title="Outreach",
         version=__version__,
         description="Chat and SMS outreach for migrants: policy education, quizzes, indicators.",

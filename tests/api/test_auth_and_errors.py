@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
@@ -100,3 +102,23 @@ async def test_simulator_is_off_in_prod(services: Container) -> None:
             assert (await c.get("/simulator")).status_code == 404
     finally:
         await prod.close()
+
+
+@pytest.mark.parametrize("method", ["TRACE", "BREW"])
+async def test_trace_and_unknown_methods_are_405_with_allow(client: httpx.AsyncClient, method: str) -> None:
+    response = await client.request(method, "/healthz")
+    assert response.status_code == 405
+    assert "GET" in response.headers["allow"]
+    assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+async def test_api_docs_work_without_internet(client: httpx.AsyncClient, page: str) -> None:
+    """Swagger UI and ReDoc come from the package, not a CDN."""
+    html = (await client.get(page)).text
+    assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', html)
+    assert assets and all(a.startswith("/") for a in assets), assets
+    assert "cdn" not in html
+    for asset in assets:
+        response = await client.get(asset)
+        assert response.status_code == 200 and len(response.content) > 10_000, asset
