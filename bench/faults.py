@@ -85,10 +85,11 @@ def worker_env(db_url: str, fake: FakeTwilio, sender: str, lease: float,
 
 
 def start_worker(db_url: str, fake: FakeTwilio, sender: str, lease: float,
-                 telegram: FakeTelegram | None = None) -> subprocess.Popen[bytes]:
+                 telegram: FakeTelegram | None = None, *,
+                 stderr: int = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
     return subprocess.Popen([str(OUTREACH), "worker"],
                             env=worker_env(db_url, fake, sender, lease, telegram),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=stderr)
 
 
 def stop_workers(procs: list[subprocess.Popen[bytes]]) -> None:

@@ -14,15 +14,12 @@ from contextlib import contextmanager
 import pytest
 
 from bench import faults
-from bench.faults import drained, seed, stop_workers, worker_env
+from bench.faults import drained, seed, start_worker, stop_workers
 from outreach.db import Database
 from outreach.outbound.enqueue import Enqueuer
 from tests.factories import empty_database
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.twilio import FakeTwilio
-
-OUTREACH = faults.OUTREACH
-
 
 def postgres_only(db_url: str) -> None:
     if not db_url.startswith("postgresql"):
@@ -32,11 +29,7 @@ def postgres_only(db_url: str) -> None:
 
 @contextmanager
 def workers(db_url: str, fake: FakeTwilio, senders: list[str]) -> Iterator[list[subprocess.Popen[bytes]]]:
-    procs = [
-        subprocess.Popen([str(OUTREACH), "worker"], env=worker_env(db_url, fake, sender, lease=2),
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        for sender in senders
-    ]
+    procs = [start_worker(db_url, fake, sender, lease=2, stderr=subprocess.PIPE) for sender in senders]
     try:
         yield procs
     finally:
