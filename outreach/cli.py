@@ -48,7 +48,7 @@ def serve(
     if workers > 1 and settings.is_sqlite:
         typer.echo("Several workers need PostgreSQL; SQLite runs in one process.", err=True)
         raise typer.Exit(2)
-    from outreach.migrate import is_current
+    from outreach.db.engine import is_current
 
     if not is_current(settings.database_url):
         typer.echo("The database is not at the newest migration: run `outreach db upgrade` "

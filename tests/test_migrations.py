@@ -15,7 +15,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
 
 from outreach.db import create_engine
-from outreach.migrate import is_current
+from outreach.db.engine import is_current
 from outreach.models import metadata
 
 OUTREACH = str(Path(sys.executable).parent / "outreach")

@@ -7,6 +7,8 @@ synchronous=NORMAL and a busy timeout, as the service's own.
 
 from __future__ import annotations
 
+import asyncio
+
 from pathlib import Path
 from typing import Any
 
@@ -42,3 +44,27 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
         return engine
     return create_async_engine(url, pool_size=2, max_overflow=2, **kwargs)
+
+
+def is_current(database_url: str) -> bool:
+    """Whether the database is at the newest migration (``outreach serve`` refuses to
+    start otherwise, instead of migrating by itself: see ``outreach db upgrade``)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import Connection
+
+    from outreach.migrate import alembic_config
+
+    heads = set(ScriptDirectory.from_config(alembic_config(database_url)).get_heads())
+
+    async def current() -> set[str]:
+        engine = create_engine(database_url)
+        try:
+            async with engine.connect() as conn:
+                def read(sync: Connection) -> set[str]:
+                    return set(MigrationContext.configure(sync).get_current_heads())
+                return await conn.run_sync(read)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(current()) == heads
