@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import gc
+import re
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi_offline import FastAPIOffline
@@ -14,6 +16,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from outreach import __version__
+from outreach.api.errors import document_errors
+from outreach.api.guard import strip_nul_from_url
 from outreach.appointments.endpoints import router as appointments_router
 from outreach.errors import OutreachError
 from outreach.questions.endpoints import router as questions_router
@@ -27,6 +31,18 @@ log = logging.getLogger(__name__)
 
 def _error(status: int, code: str, message: str, **details: object) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message, **details}}, status_code=status)
+
+
+def _allowed(request: Request, named: str) -> str:
+    """Every method the path takes. Starlette's 405 names only those of the first route
+    that matched the path, and a path's GET and POST are routes of their own: the
+    document knows them all."""
+    methods = {m.strip() for m in named.split(",") if m.strip()}
+    path = request.url.path
+    for template, ops in request.app.openapi().get("paths", {}).items():
+        if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), path):
+            methods |= {m.upper() for m in ops}
+    return ", ".join(sorted(methods))
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -46,10 +62,13 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error(422, "validation_error", f"Invalid request: {summary}", problems=problems)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
+                413: "payload_too_large"}.get(exc.status_code, "http_error")
         response = _error(exc.status_code, code, str(exc.detail))
-        response.headers.update(exc.headers or {})  # a 405's Allow
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            response.headers["Allow"] = _allowed(request, response.headers.get("Allow", ""))
         return response
 
     @app.exception_handler(Exception)
@@ -83,6 +102,7 @@ def create_app(settings: Settings | None = None, services: Container | None = No
     )
     # What request handlers depend on, by type; nothing reads the container itself.
     app.state.provided = services.provided()
+    app.state.api_max_bytes = settings.api_max_bytes
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["health"])
@@ -102,4 +122,12 @@ def create_app(settings: Settings | None = None, services: Container | None = No
         from outreach.web.routes import router as web_router
 
         app.include_router(web_router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_errors(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    app.add_middleware(strip_nul_from_url)  # type: ignore[arg-type]
     return app

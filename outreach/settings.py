@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     default_region: str = "CN"  # for phone numbers written without +country code
     sms_max_segments: int = Field(3, ge=1, le=10)
     inbound_max_bytes: int = Field(16_384, ge=1024)
+    # The largest request body the JSON API reads (413 above it).
+    api_max_bytes: int = Field(65_536, ge=1024)
     send_max_attempts: int = Field(6, ge=1)
     send_concurrency: int = Field(10, ge=1)
     # The send policy for what the service starts itself (reminders, follow-ups, campaigns):

@@ -7,15 +7,21 @@ language (DESIGN.md, "Privacy by design").
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
+from enum import StrEnum
+
 from fastapi import APIRouter, Depends, Query
+from sqlalchemy import String, cast, func
+
+from outreach.api.guard import JsonRoute
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from outreach.api.deps import Provided, SessionDep, UnitDep
+from outreach.api.errors import errors
+from outreach.api.params import Id, IsoDate, Offset, query_id, query_text
 from outreach.users.auth import require
 from outreach.appointments.models import Appointment, ServicePoint, ServiceRecord
 from outreach.appointments.schemas import (
@@ -34,10 +40,12 @@ from outreach.errors import NotFound, OutreachError
 from content import Library
 from outreach.outbound.dispatcher import Dispatcher
 from outreach.regions import Regions
+from outreach.settings import Settings
+from outreach.stats.suppression import Counts, suppress
 from outreach.timeutil import Clock
 from outreach.users.models import Role
 
-router = APIRouter(prefix="/api/v1", tags=["appointments"])
+router = APIRouter(prefix="/api/v1", tags=["appointments"], route_class=JsonRoute)
 
 _staff = [Depends(require(Role.health_worker))]
 _readers = [Depends(require(Role.health_worker, Role.coordinator))]
@@ -56,6 +64,7 @@ LibraryDep = Annotated[Library, Provided(Library)]
 AppointmentsDep = Annotated[AppointmentService, Provided(AppointmentService)]
 DispatcherDep = Annotated[Dispatcher, Provided(Dispatcher)]
 ClockDep = Annotated[Clock, Provided(Clock)]
+SettingsDep = Annotated[Settings, Provided(Settings)]
 
 
 def _check_references(city_id: str, district_id: str, offered: list[str], regions: Regions,
@@ -101,9 +110,9 @@ async def create_point(body: ServicePointCreate, session: SessionDep, regions: R
 @router.get("/service-points", response_model=list[ServicePointPublic], dependencies=_readers)
 async def list_points(
     session: SessionDep,
-    city: str | None = None,
-    district: str | None = None,
-    service: Annotated[str | None, Query(description="Only points offering this service type.")] = None,
+    city: Annotated[str | None, query_text("Only points in this city (its id).")] = None,
+    district: Annotated[str | None, query_text("Only points in this district (its id).")] = None,
+    service: Annotated[str | None, query_text("Only points offering this service type.")] = None,
     active: bool | None = None,
 ) -> Any:
     """Service points, optionally narrowed by city, district, service type and status."""
@@ -121,13 +130,13 @@ async def list_points(
 
 
 @router.get("/service-points/{point_id}", response_model=ServicePointPublic, dependencies=_readers)
-async def get_point(point_id: int, session: SessionDep) -> Any:
+async def get_point(point_id: Id, session: SessionDep) -> Any:
     return await _get_point(session, point_id)
 
 
 @router.patch("/service-points/{point_id}", response_model=ServicePointPublic, dependencies=_staff)
 async def update_point(
-    point_id: int, body: ServicePointUpdate, session: SessionDep, regions: RegionsDep,
+    point_id: Id, body: ServicePointUpdate, session: SessionDep, regions: RegionsDep,
     library: LibraryDep, clock: ClockDep,
 ) -> Any:
     """Change what is sent; deactivate with ``{"active": false}`` (points are never
@@ -168,10 +177,10 @@ def _public(
     dependencies=_staff,
 )
 async def point_appointments(
-    point_id: int,
+    point_id: Id,
     session: SessionDep,
     clock: ClockDep,
-    day: Annotated[dt.date | None, Query(description="A day at the point; today there by default.")] = None,
+    day: Annotated[IsoDate | None, Query(description="A day at the point; today there by default.")] = None,
 ) -> list[AppointmentPublic]:
     """A point's appointments of one local day, in time order, with their status."""
     point = await _get_point(session, point_id)
@@ -194,9 +203,10 @@ async def point_appointments(
     "/appointments/{appointment_id}/attendance",
     response_model=AppointmentPublic,
     dependencies=_staff,
+    responses=errors(409),
 )
 async def record_attendance(
-    appointment_id: int, body: AttendanceIn, uow: UnitDep, appointments: AppointmentsDep,
+    appointment_id: Id, body: AttendanceIn, uow: UnitDep, appointments: AppointmentsDep,
     dispatcher: DispatcherDep, clock: ClockDep,
 ) -> AppointmentPublic:
     """Mark a booked appointment attended (writes its service record) or no_show (sends
@@ -208,18 +218,56 @@ async def record_attendance(
     return _public(visit, visit.language, visit.timezone, record_id)
 
 
-@router.get("/service-records", response_model=list[ServiceRecordPublic], dependencies=_readers)
+class RecordsBy(StrEnum):
+    service_type = "service_type"  # the service delivered
+    city = "city"  # where it was delivered (the point's city)
+    district = "district"  # the point's district (key: city/district)
+    point = "point"  # the point's id
+
+
+@router.get("/service-records/counts", response_model=Counts, dependencies=_readers)
+async def count_records(
+    session: SessionDep,
+    settings: SettingsDep,
+    group_by: Annotated[RecordsBy, Query(description="Split by this.")] = RecordsBy.service_type,
+    from_: Annotated[IsoDate | None, Query(alias="from", description="First local date, inclusive.")] = None,
+    to: Annotated[IsoDate | None, Query(description="Last local date, inclusive.")] = None,
+    service_type: Annotated[str | None, query_text("Only this service type.")] = None,
+) -> Counts:
+    """Unique people who received a free service, by service type, city, district or point,
+    with small cells withheld: what coordinators see of service records."""
+    r, p = ServiceRecord.__table__.c, ServicePoint.__table__.c  # type: ignore[attr-defined]
+    key: Any = {
+        RecordsBy.service_type: r.service_type,
+        RecordsBy.city: p.city,
+        RecordsBy.district: p.city + "/" + p.district,
+        RecordsBy.point: cast(p.id, String),
+    }[group_by]
+    people = func.count(func.distinct(r.contact_id))
+    joined = ServiceRecord.__table__.join(ServicePoint.__table__, p.id == r.point_id)  # type: ignore[attr-defined]
+    where = [c for c in (r.date >= from_ if from_ is not None else None,
+                         r.date <= to if to is not None else None,
+                         r.service_type == service_type if service_type is not None else None)
+             if c is not None]
+    rows = (await session.exec(  # type: ignore[call-overload]
+        select(key, people).select_from(joined).where(*where).group_by(key))).all()
+    # A person served twice, in two groups, is one person in the total.
+    total = (await session.exec(select(people).select_from(joined).where(*where))).one()  # type: ignore[call-overload]
+    return suppress(group_by.value, {str(k): int(n) for k, n in rows}, settings.suppress_below, total)
+
+
+@router.get("/service-records", response_model=list[ServiceRecordPublic], dependencies=_staff)
 async def list_records(
     session: SessionDep,
-    from_: Annotated[dt.date | None, Query(alias="from", description="First local date, inclusive.")] = None,
-    to: Annotated[dt.date | None, Query(description="Last local date, inclusive.")] = None,
-    point_id: int | None = None,
-    service_type: str | None = None,
+    from_: Annotated[IsoDate | None, Query(alias="from", description="First local date, inclusive.")] = None,
+    to: Annotated[IsoDate | None, Query(description="Last local date, inclusive.")] = None,
+    point_id: Annotated[int | None, query_id("Only services at this point.")] = None,
+    service_type: Annotated[str | None, query_text("Only this service type.")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Any:
     """Services delivered, by local date: one row per person, service, point and day
-    (contact ids only, for counting unique people)."""
+    (contact ids, no names), for health workers; coordinators see ``/counts``."""
     query = select(ServiceRecord).order_by(col(ServiceRecord.date), col(ServiceRecord.id))
     if from_ is not None:
         query = query.where(ServiceRecord.date >= from_)

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import field_validator, model_validator
+from pydantic import StringConstraints, field_validator
 from sqlmodel import Field, SQLModel
 
 from outreach.appointments.models import WEEKDAYS, ServicePointFields, minutes
@@ -19,6 +19,19 @@ from outreach.appointments.views import AppointmentStatus, Localized, OpeningHou
 REQUIRED_LOCALES: tuple[str, ...] = ("zh_Hans", "en")
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+# What a request may send: every text and list bounded (the API's inputs all are).
+_Locale = Annotated[str, StringConstraints(min_length=1, max_length=16)]
+_Text = Annotated[str, StringConstraints(max_length=200)]
+_HourText = Annotated[str, StringConstraints(max_length=5)]
+_ServiceId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+LocalizedIn = Annotated[dict[_Locale, _Text], Field(max_length=16)]
+OpeningHoursIn = Annotated[
+    dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], Annotated[list[tuple[_HourText, _HourText]], Field(max_length=12)]],
+    Field(max_length=7),
+]
+ServicesIn = Annotated[list[_ServiceId], Field(max_length=32)]
+assert set(OpeningHoursIn.__origin__.__args__[0].__args__) == set(WEEKDAYS)  # type: ignore[attr-defined]
 
 
 # --- validation shared by the create and update schemas -------------------------------
@@ -74,10 +87,10 @@ def check_services(value: list[str]) -> list[str]:
 
 
 class ServicePointCreate(ServicePointFields):
-    name: Localized
-    address: Localized
-    opening_hours: OpeningHours
-    services: list[str]
+    name: LocalizedIn
+    address: LocalizedIn
+    opening_hours: OpeningHoursIn
+    services: ServicesIn
 
     @field_validator("name", "address")
     @classmethod
@@ -101,18 +114,19 @@ class ServicePointCreate(ServicePointFields):
 
 
 class ServicePointUpdate(SQLModel):
-    """A partial update: only the fields sent change; none of them may be null."""
+    """A partial update: only the fields sent change; none of them may be null (the
+    types say so, and the schema with them: leave a field out to keep it)."""
 
-    name: Localized | None = None
-    address: Localized | None = None
-    city: str | None = Field(default=None, max_length=64)
-    district: str | None = Field(default=None, max_length=64)
-    timezone: str | None = Field(default=None, max_length=64)
-    opening_hours: OpeningHours | None = None
-    services: list[str] | None = None
-    slot_minutes: int | None = Field(default=None, ge=5, le=240)
-    slot_capacity: int | None = Field(default=None, ge=1, le=1000)
-    active: bool | None = None
+    name: LocalizedIn = Field(default=None)
+    address: LocalizedIn = Field(default=None)
+    city: str = Field(default=None, max_length=64)
+    district: str = Field(default=None, max_length=64)
+    timezone: str = Field(default=None, max_length=64)
+    opening_hours: OpeningHoursIn = Field(default=None)
+    services: ServicesIn = Field(default=None)
+    slot_minutes: int = Field(default=None, ge=5, le=240)
+    slot_capacity: int = Field(default=None, ge=1, le=1000)
+    active: bool = Field(default=None)
 
     @field_validator("name", "address")
     @classmethod
@@ -134,12 +148,6 @@ class ServicePointUpdate(SQLModel):
     def _services(cls, v: list[str] | None) -> list[str] | None:
         return None if v is None else check_services(v)
 
-    @model_validator(mode="after")
-    def _no_nulls(self) -> ServicePointUpdate:
-        nulls = sorted(f for f in self.model_fields_set if getattr(self, f) is None)
-        if nulls:
-            raise ValueError(f"{', '.join(nulls)} cannot be null (leave a field out to keep it)")
-        return self
 
 
 class ServicePointPublic(ServicePointFields):

@@ -155,13 +155,15 @@ class Database:
                 return InlineConnection(shared, owns_transactions=False)
 
             self.engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60,
-                                              async_creator=connect)
+                                              async_creator=connect, hide_parameters=True)
             self._turn = asyncio.Lock()
         elif parsed.get_backend_name() == "postgresql":
             self._sqlite = None
             self.engine = create_async_engine(
                 parsed.set(drivername="postgresql+asyncpg"), pool_size=pool_size,
-                max_overflow=0, pool_timeout=60, connect_args={"command_timeout": 30})
+                max_overflow=0, pool_timeout=60, connect_args={"command_timeout": 30},
+                # An error's text must not carry bound values: they can be phone numbers.
+                hide_parameters=True)
 
             @event.listens_for(self.engine.sync_engine, "connect")
             def _autocommit(dbapi_conn: Any, _record: Any) -> None:

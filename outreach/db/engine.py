@@ -20,6 +20,8 @@ from outreach.db.sqlite_inline import creator
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    # An error's text must not carry bound values: they can be phone numbers.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         database = make_url(url).database
         if database and database != ":memory:":

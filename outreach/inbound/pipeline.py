@@ -29,6 +29,7 @@ from outreach.contacts.enums import ConsentKind
 from outreach.conversations.service import Address, ConversationService, TurnResult
 from outreach.outbound.enqueue import Direct, Enqueuer, Part
 from outreach.db.raw import Statements
+from outreach.errors import BadRequest
 from outreach.outbound.models import InboxEvent, Purpose
 from outreach.timeutil import SYSTEM_CLOCK, Clock
 
@@ -49,6 +50,11 @@ STATEMENTS = Statements(_statements)
 Render = Callable[[list[Reply]], list[Part]]
 
 
+# The inbox's and the address book's column widths (outbound/models.py, contacts/models.py).
+MAX_PROVIDER_ID = 64
+MAX_ADDRESS = 255
+
+
 @dataclass(frozen=True)
 class Inbound:
     """One message as a channel received it."""
@@ -63,6 +69,21 @@ class Inbound:
     hint: str | None = None
     # The community or campaign code the person arrived with (a Telegram deep link).
     community: str | None = None
+
+    def __post_init__(self) -> None:
+        # A NUL cannot be stored (PostgreSQL's text has none) and is never meant: it goes,
+        # and the message is answered without it.
+        for name in ("text", "hint", "community"):
+            value = getattr(self, name)
+            if value is not None and "\x00" in value:
+                object.__setattr__(self, name, value.replace("\x00", ""))
+        if "\x00" in self.address.path or len(self.address.path) > MAX_ADDRESS:
+            raise BadRequest("The sender's address is not one this service can store.")
+        if self.provider_id is not None and not (
+            0 < len(self.provider_id) <= MAX_PROVIDER_ID and self.provider_id.isprintable()
+        ):
+            raise BadRequest("The provider's message id is empty, too long or not printable "
+                             "(at most {} characters).".format(MAX_PROVIDER_ID))
 
 
 class Pipeline:

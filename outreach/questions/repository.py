@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -30,3 +31,21 @@ async def list_questions(
         )
         for q, city, district in rows
     ]
+
+
+async def people_asking(session: AsyncSession, status: QuestionStatus, group_by: str) -> dict[str, int]:
+    """Unique people with a question in ``status``, by the asker's city, district or
+    language (an aggregate: no text, no id)."""
+    if group_by == "district":
+        key = func.coalesce(Contact.city, "unknown") + "/" + func.coalesce(Contact.district, "unknown")
+    else:
+        key = func.coalesce(getattr(Contact, group_by), "unknown")
+    rows = (
+        await session.exec(  # type: ignore[call-overload]
+            select(key.label("key"), func.count(func.distinct(UnansweredQuestion.contact_id)))
+            .join(Contact, col(Contact.id) == UnansweredQuestion.contact_id)
+            .where(UnansweredQuestion.status == status)
+            .group_by(key)
+        )
+    ).all()
+    return {str(k): int(n) for k, n in rows}

@@ -4,13 +4,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
+from outreach.api.guard import JsonRoute
+
 from outreach.api.deps import Provided, SessionDep
 from outreach.users.auth import require
 from outreach.settings import Settings
 from outreach.stats.service import GroupBy, KnowledgeReport, knowledge_report
 from outreach.users.models import Role
 
-router = APIRouter(prefix="/api/v1/stats", tags=["stats"])
+router = APIRouter(prefix="/api/v1/stats", tags=["stats"], route_class=JsonRoute)
 
 
 @router.get(

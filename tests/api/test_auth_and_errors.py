@@ -45,7 +45,11 @@ async def test_wrong_token_is_401(client: httpx.AsyncClient, services: Container
         (Role.admin, "/api/v1/stats/knowledge", 200),
         (Role.health_worker, "/api/v1/stats/knowledge", 403),
         (Role.health_worker, "/api/v1/questions", 200),
-        (Role.coordinator, "/api/v1/questions", 200),
+        (Role.coordinator, "/api/v1/questions", 403),
+        (Role.coordinator, "/api/v1/questions/counts", 200),
+        (Role.coordinator, "/api/v1/service-records", 403),
+        (Role.coordinator, "/api/v1/service-records/counts", 200),
+        (Role.health_worker, "/api/v1/service-records", 200),
         (Role.admin, "/api/v1/questions", 200),
         (Role.health_worker, "/api/v1/users/me", 200),
     ],
@@ -55,7 +59,7 @@ async def test_roles(client: httpx.AsyncClient, services: Container, role: Role,
     r = await client.get(path, headers=auth(token))
     assert r.status_code == status, r.text
     if status == 403:
-        assert r.json()["error"]["code"] == "forbidden" and "coordinator" in r.json()["error"]["message"]
+        assert r.json()["error"]["code"] == "forbidden" and "needs the role" in r.json()["error"]["message"]
 
 
 async def test_me(client: httpx.AsyncClient, services: Container) -> None:

@@ -190,6 +190,9 @@ async def test_service_records_listing(client: httpx.AsyncClient, services: Cont
         assert r.status_code == 200
         done.append((aid, (starts + timedelta(hours=8)).date()))
     coordinator = auth(await create_token(services, Role.coordinator))
+    # Rows per person are the health workers'; coordinators get counts (/counts).
+    assert (await client.get("/api/v1/service-records", headers=coordinator)).status_code == 403
+    coordinator = worker
     r = await client.get("/api/v1/service-records", headers=coordinator)
     assert r.status_code == 200, r.text
     listed = r.json()

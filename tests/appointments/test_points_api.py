@@ -110,10 +110,11 @@ async def test_create_validation(
 async def test_patch_validation(client: httpx.AsyncClient, worker: dict[str, str]) -> None:
     point = (await client.post(URL, json=point_body(), headers=worker)).json()
     for change, problem in [
-        ({"name": None}, "name cannot be null"),
+        ({"name": None}, "body.name: Input should be a valid dictionary"),
+        ({"active": None}, "body.active: Input should be a valid boolean"),
         ({"timezone": "Mars/Olympus"}, "unknown time zone"),
         ({"services": ["nothing"]}, "unknown service type 'nothing'"),
-        ({"opening_hours": {"funday": []}}, "unknown day 'funday'"),
+        ({"opening_hours": {"funday": []}}, "body.opening_hours.funday.[key]: Input should be 'mon'"),
     ]:
         r = await client.patch(f"{URL}/{point['id']}", json=change, headers=worker)
         assert r.status_code == 422 and problem in r.json()["error"]["message"], (change, r.text)

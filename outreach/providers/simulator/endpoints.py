@@ -6,6 +6,9 @@ import json
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+
+from outreach.api.guard import JsonRoute
+from outreach.api.params import INT32_MAX
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
@@ -19,7 +22,8 @@ from outreach.outbound.models import Outbox, OutboxStatus
 
 class SimulatorMessage(BaseModel):
     contact: str = Field(min_length=1, max_length=128, description="Any id for the pretend migrant.")
-    text: str = Field(max_length=20_000, description="What the migrant types.")
+    # As long as a Telegram message can be (an SMS is at most 1,600 characters).
+    text: str = Field(max_length=4096, description="What the migrant types.")
 
 
 class ChoiceOut(BaseModel):
@@ -48,7 +52,7 @@ class SimulatorOutbox(BaseModel):
 
 def router(pipeline: Pipeline, db: Database) -> APIRouter:
     """The simulator's API, built with what it uses."""
-    routes = APIRouter(prefix="/api/v1/simulator", tags=["simulator"])
+    routes = APIRouter(prefix="/api/v1/simulator", tags=["simulator"], route_class=JsonRoute)
 
     @routes.post("/messages", response_model=SimulatorReplies)
     async def post_message(message: SimulatorMessage) -> Response:
@@ -74,7 +78,7 @@ def router(pipeline: Pipeline, db: Database) -> APIRouter:
     @routes.get("/outbox", response_model=SimulatorOutbox)
     async def fetch_outbox(
         contact: Annotated[str, Query(min_length=1, max_length=128)],
-        after: Annotated[int, Query(ge=0, description="Only messages with a greater id.")] = 0,
+        after: Annotated[int, Query(ge=0, le=INT32_MAX, description="Only messages with a greater id.")] = 0,
     ) -> SimulatorOutbox:
         """What the service sent ``contact`` on its own (reminders, follow-ups), oldest first:
         the page polls this with the last id it showed."""

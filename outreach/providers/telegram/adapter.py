@@ -40,6 +40,7 @@ from aiogram.types import (
     Update,
 )
 from aiogram.utils.token import TokenValidationError, validate_token
+from pydantic import ValidationError
 
 from outreach.outbound.models import OutboxStatus
 from outreach.outbound.sender import Failure, Outgoing, SendError, SendResult
@@ -237,9 +238,22 @@ class TelegramChannel:
     def check_secret(self, header: str | None) -> bool:
         return secrets.compare_digest((header or "").encode(), self.secret.encode())
 
-    async def feed(self, handle: Handler, update: dict[str, Any]) -> None:
-        """One webhook update through the dispatcher (its handlers call ``handle``)."""
-        await self.dispatcher(handle).feed_webhook_update(self.bot(), update)
+    async def feed(self, handle: Handler, update: dict[str, Any]) -> bool:
+        """One webhook update through the dispatcher (its handlers call ``handle``);
+        False when the update lacks what it needs and was ignored (answering an error
+        would only make Telegram deliver it again, for hours)."""
+        bot = self.bot()
+        try:
+            parsed = Update.model_validate(update, context={"bot": bot})
+        except ValidationError as exc:
+            # Where and what kind, never the values: they can be what a person typed.
+            where = "; ".join("{}: {}".format(".".join(str(p) for p in e["loc"]), e["type"])
+                              for e in exc.errors()[:5])
+            log.warning("ignored Telegram update %s: not an update we can read (%s)",
+                        update.get("update_id"), where)
+            return False
+        await self.dispatcher(handle).feed_update(bot, parsed)
+        return True
 
     async def setup(self, webhook: bool = True) -> None:
         """Commands in each language and, with a public URL, the webhook. A failure is
@@ -259,8 +273,10 @@ class TelegramChannel:
                     allowed_updates=["message", "callback_query"],
                 )
                 log.info("Telegram webhook registered at %s", self.webhook_url)
-        except Exception:  # noqa: BLE001 - start-up must survive an unreachable Bot API
-            log.exception("Telegram set-up failed; the channel may not receive updates")
+        except Exception as exc:  # noqa: BLE001 - start-up must survive an unreachable Bot API
+            # One line, not a traceback: an unreachable Bot API is an operating state.
+            log.warning("Telegram set-up failed (%s: %s); the channel may not receive updates",
+                        type(exc).__name__, exc)
 
     async def point_to_private_chat(self, chat_id: int, language_code: str | None) -> None:
         """Tell a group or channel, once, that the bot talks only in private chats (with a

@@ -17,9 +17,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from outreach.api.body import read_capped
+from outreach.api.errors import errors
 from outreach.conversations.service import Address
 from outreach.errors import BadRequest, Forbidden, ServiceUnavailable, UnsupportedMediaType
-from outreach.inbound.pipeline import Inbound, Pipeline
+from outreach.inbound.pipeline import MAX_PROVIDER_ID, Inbound, Pipeline
 from outreach.phones import InvalidPhoneNumber, mask, normalize
 from outreach.providers import RecordStatus
 from outreach.providers.twilio.adapter import TwilioChannel
@@ -28,6 +29,30 @@ from outreach.providers.twilio.status import OPTED_OUT, ours
 log = logging.getLogger(__name__)
 
 PROVIDER = "twilio"
+
+# The form fields the service reads, at most as long as Twilio sends them (a longer one is
+# not Twilio's: 400). The OpenAPI document declares the same limits.
+_LIMITS = {"AccountSid": 34, "MessageSid": MAX_PROVIDER_ID, "From": 64, "To": 64, "Body": 1600,
+           "MessageStatus": 32, "ErrorCode": 16}
+_EXAMPLES = {"MessageSid": "SM" + "0" * 32, "From": "+8613800138000", "MessageStatus": "delivered",
+             "ErrorCode": "30003"}
+
+
+def _form(description: str, required: list[str], fields: list[str]) -> dict[str, object]:
+    """OpenAPI for a form body Twilio posts (only the fields the service reads)."""
+    properties = {name: {"type": "string", "maxLength": _LIMITS[name],
+                         **({"example": _EXAMPLES[name]} if name in _EXAMPLES else {})}
+                  for name in ["AccountSid", *fields]}
+    return {"requestBody": {"required": True, "description": description, "content": {
+        "application/x-www-form-urlencoded": {"schema": {
+            "type": "object", "required": required, "properties": properties}}}}}
+
+
+_SMS_FORM = _form("Twilio's inbound message webhook, signed with X-Twilio-Signature.",
+                  ["MessageSid", "From"], ["MessageSid", "From", "To", "Body"])
+_STATUS_FORM = _form("Twilio's StatusCallback for a message the service sent, signed likewise.",
+                     ["MessageSid", "MessageStatus"], ["MessageSid", "MessageStatus", "ErrorCode"])
+_ERRORS = errors(400, 403, 413, 415, 503)
 
 
 def router(
@@ -59,10 +84,15 @@ def router(
             log.warning("rejected a Twilio webhook with a missing or wrong signature on %s",
                         request.url.path)
             raise Forbidden("Invalid or missing X-Twilio-Signature.")
-        return params
+        too_long = sorted(k for k, cap in _LIMITS.items() if len(params.get(k, "")) > cap)
+        if too_long:
+            raise BadRequest("Longer than Twilio sends: {}.".format(", ".join(
+                f"{k} (at most {_LIMITS[k]})" for k in too_long)))
+        # After the signature (which covers them as sent): no NUL reaches the database.
+        return {k: v.replace("\x00", "") for k, v in params.items()}
 
-    @routes.post("/sms", response_class=Response,
-                 responses={200: {"content": {"application/xml": {}}}})
+    @routes.post("/sms", response_class=Response, openapi_extra=_SMS_FORM,
+                 responses={200: {"content": {"application/xml": {}}}, **_ERRORS})
     async def inbound_sms(request: Request) -> Response:
         """An SMS from a migrant (Twilio's inbound message webhook)."""
         params = await verified_form(request)
@@ -81,7 +111,8 @@ def router(
             log.info("duplicate inbound SMS %s from %s ignored", sid, mask(phone))
         return Response(channel.empty_twiml(), media_type="application/xml")
 
-    @routes.post("/status", response_class=Response)
+    @routes.post("/status", response_class=Response, status_code=204, openapi_extra=_STATUS_FORM,
+                 responses=_ERRORS)
     async def status_callback(request: Request) -> Response:
         """Delivery status of a message we sent (Twilio's StatusCallback)."""
         params = await verified_form(request)
