@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.context import Ctx
 from bot.flows.base import Step, reprompt
 from bot.flows.learn import source_line
-from bot.text import as_number, has_words
+from bot.text import CJK, as_number, has_words
 from bot.contract import Choice, QuestionUnanswered
 
 
@@ -46,6 +46,23 @@ def is_question(ctx: Ctx, norm: str) -> bool:
         and as_number(norm) is None
         and len(norm) <= ctx.engine.max_question_chars
     )
+
+
+def answer_in_passing(ctx: Ctx, raw: str) -> bool:
+    """Say the FAQ's answer to ``raw`` if it has a good one (staying at the step); False
+    if it has none. Someone whose language we do not know yet gets it in the language
+    they wrote in."""
+    engine = ctx.engine
+    ranked = engine.matcher.rank(raw, ctx.locale, 1)
+    if not ranked or ranked[0].score < engine.matcher.threshold:
+        return False
+    entry = ranked[0].entry
+    locale = ctx.locale if ctx.contact.language else ("zh_Hans" if CJK.search(raw) else "en")
+    source = engine.translator(locale).gettext(
+        "Source: policy document {doc}, clause {clause}").format(
+            doc=engine.source_doc, clause=entry.clause)
+    ctx.say(f"{engine.library.t(entry.answer, locale)}\n\n{source}")
+    return True
 
 
 def answer(ctx: Ctx, raw: str) -> None:
