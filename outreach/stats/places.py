@@ -34,7 +34,8 @@ async def places_asked(session: AsyncSession, *, suppress_below: int, limit: int
             select(p.city, p.key, func.min(p.name), people)
             .group_by(p.city, p.key)
             .having(people >= suppress_below)
-            .order_by(people.desc(), p.city, p.key)
+            # Cities not in the list (no city) first on both databases.
+            .order_by(people.desc(), func.coalesce(p.city, ""), p.key)
             .limit(limit)
         )
     ).all()
