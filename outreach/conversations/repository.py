@@ -212,7 +212,7 @@ async def apply_event(
             # the outbox keeps its text only until it is sent, and not past the code's life.
             info = segments(event.text)
             await enqueuer.direct(raw, Direct(
-                key=f"link:{contact_id}:{event.phone}:{now.isoformat()}", contact_id=contact_id,
+                key=f"link:{contact_id}:{now.isoformat()}", contact_id=contact_id,
                 channel="sms", address=event.phone, purpose=Purpose.one_time_code,
                 parts=[Part(event.text, None, info.encoding, info.segments)], due_at=now,
                 expires_at=now + CODE_TTL,
