@@ -13,6 +13,7 @@ from outreach.container import Container
 from outreach.quizzes.models import QuizAttempt
 from tests.bot.test_conversations import MENU, count
 from tests.factories import CJK, Chat
+from tests.fakes.servers import TgServer, buttons
 
 CITIES = ["city:shenzhen", "city:guangzhou", "city:hangzhou", "city:elsewhere"]
 
@@ -173,3 +174,21 @@ async def test_help_menu_and_questions_during_onboarding(client: httpx.AsyncClie
     assert chat.choice_ids == MENU
     c = await contact(services)
     assert (c.language, c.city, c.district, c.consent) == ("en", "hangzhou", "xihu", "granted")
+
+
+async def test_somewhere_else_on_telegram(tg: TgServer) -> None:
+    """The same over Telegram's buttons (aiogram to the fake Bot API server)."""
+    chat = 880100
+    await tg.say(chat, "/start", language_code="zh-hans")
+    await tg.press(chat, "lang:zh_Hans")
+    answer = await tg.press(chat, "consent:yes")
+    assert buttons(answer)[-1] == "city:elsewhere"
+    answer = await tg.press(chat, "city:elsewhere")
+    assert buttons(answer) == ["back"]
+    answer = await tg.say(chat, "成都")
+    assert "成都" in answer["text"] and "learn" in buttons(answer)
+    answer = await tg.press(chat, "book")
+    assert "深圳、广州、杭州" in answer["text"] and "learn" in buttons(answer)
+    async with tg.services.db.session() as session:
+        rows = (await session.exec(select(PlaceAsked))).all()
+    assert [(r.city, r.name) for r in rows] == [(None, "成都")]
