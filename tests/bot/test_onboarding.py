@@ -74,6 +74,8 @@ async def test_a_listed_place_typed_after_somewhere_else_is_the_list_entry(
 ) -> None:
     chat = Chat(client, "typed-listed")
     await to_city_question(chat, "zh_Hans")
+    await chat.send("宝安区")                          # a place, not a question to the FAQ
+    assert "其他地方" in chat.text and len(chat.replies) == 1
     await chat.pick("city:elsewhere")
     await chat.send("广州")
     assert chat.choice_ids[0] == "district:tianhe"
@@ -91,6 +93,8 @@ async def test_back_to_the_list_and_what_is_not_a_place(client: httpx.AsyncClien
     await to_city_question(chat)
     await chat.send("Atlantis")                        # not a choice: where to find one
     assert "Somewhere else" in chat.text and chat.choice_ids == CITIES
+    await chat.send("hello again")                     # not answered as a question either
+    assert "Somewhere else" in chat.text and len(chat.replies) == 1
     await chat.pick("city:elsewhere")
     await chat.send("👍👍")
     assert "name of the place" in chat.text and chat.choice_ids == ["back"]
