@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -293,3 +294,22 @@ async def test_no_linking_without_sms(tg: TgServer) -> None:
     await tg.press(CHAT, "city:shenzhen")
     menu = await tg.press(CHAT, "district:futian")
     assert "link" not in buttons(menu)
+
+
+async def test_chats_asking_for_one_number_at_once_are_counted_one_after_the_other(both: Both) -> None:
+    """Five chats ask for the same number at the same moment: three codes, not five (on
+    PostgreSQL the turns run in parallel; the number's lock orders the counting)."""
+    tg, sms = both.tg, both.sms
+    chats = [CHAT + i for i in range(5)]
+    for chat in chats:
+        await onboard_chat(tg, chat)
+        await tg.press(chat, "link")
+    statuses = await asyncio.gather(*(tg.deliver(tg.fake.message_update(chat, PHONE))
+                                      for chat in chats))
+    assert statuses == [200] * 5
+    await sms.services.dispatcher.drain_once()
+    assert await both.sql("SELECT count(*) FROM link_request") == 3
+    assert len(sms.sent_to(PHONE)) == 3
+    refused = [m for chat in chats for m in tg.fake.sent_to(chat)
+               if "several codes in a short time" in m["text"]]
+    assert len(refused) == 2
