@@ -21,6 +21,11 @@ class Reply:
     choices: tuple[Choice, ...] = ()
 
 
+# The city or district of someone whose place is not in the regions list: they get
+# everything but booking (there is no service point to book at).
+ELSEWHERE = "elsewhere"
+
+
 @dataclass
 class ContactView:
     """The contact fields the dialog reads and may change; the service persists them."""
@@ -44,6 +49,11 @@ class ContactView:
             and self.city is not None
             and self.district is not None
         )
+
+    @property
+    def elsewhere(self) -> bool:
+        """Lives in a city that is not in the regions list."""
+        return self.city == ELSEWHERE
 
 
 @dataclass
@@ -109,11 +119,21 @@ class QuizAbandoned:
 
 @dataclass(frozen=True)
 class LinkCodeIssued:
-    """Send ``code`` by SMS to ``phone`` (E.164): the person asked to link that number."""
+    """Text ``text`` to ``phone`` (E.164): the person asked to link that number. The text
+    carries the one-time code, so it goes to the outbox only, as a one-time code (blanked
+    there once sent), never to the history or the dialog state."""
 
     phone: str
-    code: str
     text: str  # the SMS, in the person's language
+
+
+@dataclass(frozen=True)
+class PlaceAsked:
+    """The person lives in ``name``, a place the regions list lacks: a district of the
+    listed ``city``, or (``city`` None) a city of its own."""
+
+    city: str | None
+    name: str
 
 
 @dataclass(frozen=True)
@@ -132,6 +152,7 @@ Event = (
     | QuizAbandoned
     | LinkCodeIssued
     | LinkVerified
+    | PlaceAsked
 )
 
 
@@ -141,6 +162,8 @@ class Turn:
 
     replies: list[Reply] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    # The inbound text was (meant as) a one-time code: it stays out of the history.
+    secret_input: bool = False
 
     def say(self, text: str, choices: tuple[Choice, ...] | list[Choice] = ()) -> None:
         self.replies.append(Reply(text, tuple(choices)))

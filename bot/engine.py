@@ -30,6 +30,7 @@ STEPS: tuple[Step, ...] = (
     onboarding.ConsentStep(),
     onboarding.City(),
     onboarding.District(),
+    onboarding.Place(),
     menu.Menu(),
     menu.LanguageSwitch(),
     learn.Topics(),
@@ -65,6 +66,8 @@ class Engine:
         help_contact: str | None = None,
         link_phone: bool = False,
         default_region: str = "CN",
+        timezone: str = "Asia/Shanghai",
+        link_key: bytes = b"",
     ) -> None:
         self.library = library
         self.regions = regions
@@ -77,6 +80,11 @@ class Engine:
         # Chat users may link a phone number (needs the SMS channel to send the code).
         self.link_phone = link_phone
         self.default_region = default_region
+        # The service's time zone: when a limited person may ask for a code again.
+        self.timezone = timezone
+        # Keys the digest of a phone-link code in the dialog state (a secret of the
+        # service's configuration: the database alone does not give the code away).
+        self.link_key = link_key
         self.matcher = matcher or FaqMatcher(library)
         self.quiz = library.quizzes[0]
         self.source_doc = library.packs[0].source.doc
@@ -151,6 +159,8 @@ class Engine:
             ctx.enter(menu.LanguageSwitch.name)
         elif kw is Keyword.menu:
             quiz.abandon_quiz(ctx)
+            if not contact.onboarded:
+                ctx.say(ctx.tx("The main menu comes right after these first questions."))
             onboarding.resume(ctx)
         elif kw is Keyword.book and contact.onboarded:
             quiz.abandon_quiz(ctx)
@@ -167,6 +177,8 @@ class Engine:
             step.on_choice(ctx, choice)
         elif step.free_text_is_question and ask.is_question(ctx, norm):
             ask.answer(ctx, raw)
+        elif step.answers_questions and ask.is_question(ctx, norm) and ask.answer_in_passing(ctx, raw):
+            step.prompt(ctx)
         else:
             step.on_text(ctx, norm, raw)
 

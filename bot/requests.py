@@ -91,6 +91,16 @@ class PhoneOptedOut(Request[bool]):
 
 
 @dataclass(frozen=True)
+class ClaimLinkCode(Request["datetime | None"]):
+    """Count one phone-link code for this chat and ``phone`` (E.164), unless a limit (per
+    chat, per number) is reached: None when the code may go, else when the person may try
+    again (UTC). Counted the same whether or not the number opted out."""
+
+    phone: str
+
+
+
+@dataclass(frozen=True)
 class Book(Request["int | None"]):
     """Book a place; the new appointment's id, or None when no place is free any more."""
 

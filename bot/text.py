@@ -35,6 +35,8 @@ KEYWORDS: dict[str, Keyword] = {
 # Opt back in only after an opt-out; otherwise they are ordinary answers ("yes" to consent).
 OPT_IN_ONLY = frozenset({"yes"})
 
+# Chinese characters: someone who writes them reads Chinese.
+CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _TRAILING = re.compile(r"[\s.!?,;:。！？，；：~～]+$")
 _SPACES = re.compile(r"\s+")
 _NUMBER = re.compile(r"^(\d{1,3})[.)、]?$")

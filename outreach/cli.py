@@ -236,6 +236,38 @@ def stats_knowledge(
     typer.echo(render_knowledge(report))
 
 
+@stats_app.command("places")
+def stats_places(
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="At most this many.")] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON.")] = False,
+) -> None:
+    """Places people live in that the regions list lacks, with the number of people
+    (same numbers as the API; places fewer than OUTREACH_SUPPRESS_BELOW typed are left out)."""
+    from outreach.stats.places import places_asked
+
+    settings = get_settings()
+
+    async def run():  # type: ignore[no-untyped-def]
+        from outreach.db import Database
+
+        db = Database(settings.database_url)
+        try:
+            async with db.session() as session:
+                return await places_asked(session, suppress_below=settings.suppress_below,
+                                          limit=limit)
+        finally:
+            await db.close()
+
+    report = asyncio.run(run())
+    if as_json:
+        typer.echo(report.model_dump_json(indent=2))
+        return
+    typer.echo(f"places asked for (left out: typed by fewer than {report.suppress_below} people)")
+    for place in report.places:
+        where = f"{place.city}: " if place.city else ""
+        typer.echo(f"{place.people:>6}  {where}{place.place}")
+
+
 @telegram_app.command("poll")
 def telegram_poll() -> None:
     """Receive Telegram updates by long polling (no public URL needed); Ctrl-C stops."""

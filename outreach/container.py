@@ -4,6 +4,8 @@ It wires; nothing reads it at request time: routes are built with what they use.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import random
 from dataclasses import dataclass
@@ -16,6 +18,7 @@ from bot import Engine
 from content import Library, load_library
 from outreach.appointments.service import AppointmentService
 from outreach.conversations.answers import Answers, register_appointments
+from outreach.conversations.repository import LinkLimits
 from outreach.conversations.service import ConversationService
 from outreach.db import Database
 from outreach.inbound.pipeline import Pipeline
@@ -93,6 +96,15 @@ class Container:
         await self.db.close()
 
 
+def link_code_key(settings: Settings) -> bytes:
+    """The key of the phone-link codes' digests: configured, or derived from the Twilio
+    auth token (a secret every process of the deployment shares)."""
+    if settings.link_code_key:
+        return settings.link_code_key.encode()
+    secret = settings.twilio_auth_token or ""
+    return hmac.new(secret.encode(), b"outreach phone-link codes", hashlib.sha256).digest()
+
+
 def build_container(
     settings: Settings, *, library: Library | None = None, regions: Regions | None = None,
     clock: Clock | None = None, rng: random.Random | None = None,
@@ -113,6 +125,8 @@ def build_container(
         max_question_chars=settings.max_question_chars,
         help_contact=settings.help_contact,
         default_region=settings.default_region,
+        timezone=settings.timezone,
+        link_key=link_code_key(settings),
     )
     log.info(
         "content loaded: %d topics, %d FAQ entries, %d quiz questions",
@@ -131,8 +145,13 @@ def build_container(
     )
     answers = Answers()
     register_appointments(answers, appointments)
-    conversations = ConversationService(bot, db, enqueuer=enqueuer, answers=answers, rng=rng,
-                                        clock=clock)
+    conversations = ConversationService(
+        bot, db, enqueuer=enqueuer, answers=answers, rng=rng, clock=clock,
+        link_limits=LinkLimits(per_chat=settings.link_codes_per_chat_hour,
+                               chat_window=timedelta(hours=1),
+                               per_number=settings.link_codes_per_number_day,
+                               number_window=timedelta(days=1)),
+    )
     pipeline = Pipeline(conversations, enqueuer, clock=clock)
     channels = {c.name: c for c in build_channels(Wiring(
         settings=settings, db=db, pipeline=pipeline,

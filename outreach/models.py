@@ -3,7 +3,14 @@
 from sqlmodel import SQLModel
 
 from outreach.appointments.models import Appointment, ServicePoint, ServiceRecord
-from outreach.contacts.models import ConsentEvent, Contact, ContactUrn, Message
+from outreach.contacts.models import (
+    ConsentEvent,
+    Contact,
+    ContactUrn,
+    LinkRequest,
+    Message,
+    PlaceAsked,
+)
 from outreach.outbound.models import InboxEvent, Outbox
 from outreach.questions.models import UnansweredQuestion
 from outreach.quizzes.models import QuizAnswer, QuizAttempt
@@ -16,9 +23,11 @@ __all__ = [
     "ConsentEvent",
     "Contact",
     "InboxEvent",
+    "LinkRequest",
     "Outbox",
     "ContactUrn",
     "Message",
+    "PlaceAsked",
     "QuizAnswer",
     "QuizAttempt",
     "ServicePoint",

@@ -82,6 +82,13 @@ class Settings(BaseSettings):
     telegram_token: str | None = None
     telegram_secret: str | None = None
     telegram_api_base: str | None = None
+    # Linking a chat to a phone number: codes per chat per hour, and per number per day
+    # (whichever chats ask), so the chat cannot be used to text a stranger repeatedly.
+    link_codes_per_chat_hour: int = Field(3, ge=1, le=100)
+    link_codes_per_number_day: int = Field(3, ge=1, le=100)
+    # Keys the digest of a code kept while the person types it; derived from the Twilio
+    # auth token when unset (linking needs the SMS channel, so there is one).
+    link_code_key: str | None = None
 
     @field_validator("database_url")
     @classmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.context import Ctx
 from bot.flows.base import Step, reprompt
 from bot.flows.learn import source_line
-from bot.text import as_number, has_words
+from bot.text import CJK, as_number, has_words
 from bot.contract import Choice, QuestionUnanswered
 
 
@@ -46,6 +46,30 @@ def is_question(ctx: Ctx, norm: str) -> bool:
         and as_number(norm) is None
         and len(norm) <= ctx.engine.max_question_chars
     )
+
+
+# During onboarding free text is as likely a place's name or a greeting as a question,
+# and the matcher's own threshold lets some through (on the packs: 宝安区 0.18, 昆明 0.16,
+# "hello again" 0.22), while the questions people ask score 0.26 and more ("is it free?"
+# 0.29, 免费吗 0.47). So there only clear matches are answered.
+CLEAR_MATCH = 0.25
+
+
+def answer_in_passing(ctx: Ctx, raw: str) -> bool:
+    """Say the FAQ's answer to ``raw`` if it clearly has one (staying at the step); False
+    if not. Someone whose language we do not know yet gets it in the language they
+    wrote in."""
+    engine = ctx.engine
+    ranked = engine.matcher.rank(raw, ctx.locale, 1)
+    if not ranked or ranked[0].score < max(CLEAR_MATCH, engine.matcher.threshold):
+        return False
+    entry = ranked[0].entry
+    locale = ctx.locale if ctx.contact.language else ("zh_Hans" if CJK.search(raw) else "en")
+    source = engine.translator(locale).gettext(
+        "Source: policy document {doc}, clause {clause}").format(
+            doc=engine.source_doc, clause=entry.clause)
+    ctx.say(f"{engine.library.t(entry.answer, locale)}\n\n{source}")
+    return True
 
 
 def answer(ctx: Ctx, raw: str) -> None:

@@ -16,6 +16,9 @@ class Step:
     name: str = ""
     # Free text here is a question for the FAQ (outside a flow such as a quiz).
     free_text_is_question = False
+    # Free text here that the FAQ knows well is answered, then this step's question is
+    # asked again (onboarding: the person is not sent anywhere else).
+    answers_questions = False
 
     def text(self, ctx: Ctx) -> str:
         raise NotImplementedError

@@ -98,6 +98,20 @@ def _free(ctx: Ctx) -> dict[datetime, int]:
 class BookService(Step):
     name = "book.service"
 
+    def prompt(self, ctx: Ctx, notice: str | None = None) -> None:
+        # Every way into booking comes here (the menu, BOOK, a follow-up's offer).
+        if ctx.contact.elsewhere:
+            cities = ctx.gettext(", ").join(ctx.t(c.name) for c in ctx.engine.regions.cities)
+            ctx.say(ctx.gettext(
+                "Booking a checkup is only available in the cities on our list ({cities}) for "
+                "now. Wherever you live, you have the right to these free services: ask at "
+                "the health centre or family-planning service station near you. Everything "
+                "else here is yours: lessons, questions and the quiz."
+            ).format(cities=cities))
+            ctx.enter("menu")
+            return
+        super().prompt(ctx, notice)
+
     def text(self, ctx: Ctx) -> str:
         return ctx.gettext("Which free service would you like to book?")
 

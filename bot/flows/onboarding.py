@@ -1,12 +1,31 @@
-"""First contact: greeting, language, consent, residence city and district."""
+"""First contact: greeting, language, consent, residence city and district.
+
+Nobody is stuck here: a city or district that is not in the list is "somewhere else",
+whose name the person types (kept for coordinators as a place asked for), and they get
+everything but booking. HELP and MENU work at every question (``bot.engine``), and a
+question the FAQ knows is answered before the onboarding question is asked again.
+"""
 
 from __future__ import annotations
 
+import unicodedata
+
 from bot.context import Ctx
-from bot.flows.base import Step
-from bot.contract import Choice, ConsentChanged
+from bot.flows.base import Step, reprompt
+from bot.contract import ELSEWHERE, Choice, ConsentChanged, PlaceAsked
+from bot.text import has_words, normalize
 from outreach.contacts.enums import Consent, ConsentKind
 from outreach.i18n import LANGUAGE_NAMES, SUPPORTED_LOCALES
+from outreach.regions import City as Region
+
+# A place's name as kept for coordinators: a name, not a story.
+MAX_PLACE_CHARS = 64
+
+
+class OnboardingStep(Step):
+    """A question of onboarding: free text the FAQ knows well is answered in passing."""
+
+    answers_questions = True
 
 
 def language_choices(first: str | None = None) -> list[Choice]:
@@ -15,7 +34,7 @@ def language_choices(first: str | None = None) -> list[Choice]:
     return [Choice(f"lang:{loc}", LANGUAGE_NAMES[loc]) for loc in ordered]
 
 
-class Language(Step):
+class Language(OnboardingStep):
     name = "onboard.lang"
 
     def text(self, ctx: Ctx) -> str:
@@ -29,7 +48,7 @@ class Language(Step):
         resume(ctx)
 
 
-class ConsentStep(Step):
+class ConsentStep(OnboardingStep):
     name = "onboard.consent"
     aliases = {
         **dict.fromkeys(("yes", "y", "ok", "agree", "i agree", "是", "是的", "好", "好的", "同意", "可以"), "consent:yes"),
@@ -70,25 +89,42 @@ class ConsentStep(Step):
         ctx.goto("new")
 
 
-class City(Step):
+def _not_listed(ctx: Ctx, step: Step, norm: str) -> None:
+    """Free text that is neither a choice nor a question the FAQ knows."""
+    if norm and has_words(norm) and len(norm) <= MAX_PLACE_CHARS:
+        step.prompt(ctx, ctx.gettext(
+            "Sorry, I did not find that in the list. If your place is not in it, choose "
+            "“Somewhere else” and type its name."))
+    else:
+        reprompt(ctx, step, norm)
+
+
+class City(OnboardingStep):
     name = "onboard.city"
 
     def text(self, ctx: Ctx) -> str:
         return ctx.gettext("Which city do you live in now?")
 
     def choices(self, ctx: Ctx) -> list[Choice]:
-        return [Choice(f"city:{c.id}", ctx.t(c.name)) for c in ctx.engine.regions.cities]
+        cities = [Choice(f"city:{c.id}", ctx.t(c.name)) for c in ctx.engine.regions.cities]
+        return [*cities, Choice(f"city:{ELSEWHERE}", ctx.gettext("Somewhere else"))]
 
     def on_choice(self, ctx: Ctx, choice: Choice) -> None:
+        if choice.id == f"city:{ELSEWHERE}":
+            ctx.enter(Place.name, city=None)
+            return
         ctx.contact.city = choice.id.removeprefix("city:")
         ctx.contact.district = None
         resume(ctx)
 
+    def on_text(self, ctx: Ctx, norm: str, raw: str) -> None:
+        _not_listed(ctx, self, norm)
 
-class District(Step):
+
+class District(OnboardingStep):
     name = "onboard.district"
 
-    def _city(self, ctx: Ctx):  # type: ignore[no-untyped-def]
+    def _city(self, ctx: Ctx) -> Region:
         city = ctx.engine.regions.city(ctx.contact.city or "")
         assert city is not None, "resume() only comes here with a configured city"
         return city
@@ -99,17 +135,87 @@ class District(Step):
         )
 
     def choices(self, ctx: Ctx) -> list[Choice]:
-        return [Choice(f"district:{d.id}", ctx.t(d.name)) for d in self._city(ctx).districts]
+        districts = [Choice(f"district:{d.id}", ctx.t(d.name)) for d in self._city(ctx).districts]
+        return [*districts, Choice(f"district:{ELSEWHERE}", ctx.gettext("Another district"))]
 
     def on_choice(self, ctx: Ctx, choice: Choice) -> None:
+        if choice.id == f"district:{ELSEWHERE}":
+            ctx.enter(Place.name, city=self._city(ctx).id)
+            return
         ctx.contact.district = choice.id.removeprefix("district:")
-        ctx.say(
-            ctx.gettext(
-                "Thank you, you are all set! Wherever you live now, you have the right to "
-                "the same free family-planning and health services as local residents."
-            )
+        all_set(ctx)
+
+    def on_text(self, ctx: Ctx, norm: str, raw: str) -> None:
+        _not_listed(ctx, self, norm)
+
+
+def all_set(ctx: Ctx) -> None:
+    ctx.say(
+        ctx.gettext(
+            "Thank you, you are all set! Wherever you live now, you have the right to "
+            "the same free family-planning and health services as local residents."
         )
+    )
+    resume(ctx)
+
+
+def _same_name(norm: str, names: dict[str, str]) -> bool:
+    return any(norm == normalize(name) for name in names.values())
+
+
+class Place(Step):
+    """Somewhere else: the person types the name of their city (``city`` None in the
+    step's data) or of their district in a listed city."""
+
+    name = "onboard.place"
+
+    def text(self, ctx: Ctx) -> str:
+        city = ctx.engine.regions.city(ctx.state.data.get("city") or "")
+        if city is None:
+            return ctx.gettext("Which city or town do you live in? Please type its name.")
+        return ctx.gettext("Which district or area of {city} do you live in? Please type its "
+                           "name.").format(city=ctx.t(city.name))
+
+    def choices(self, ctx: Ctx) -> list[Choice]:
+        return [Choice("back", ctx.gettext("Back to the list"))]
+
+    def on_choice(self, ctx: Ctx, choice: Choice) -> None:
         resume(ctx)
+
+    def on_text(self, ctx: Ctx, norm: str, raw: str) -> None:
+        name = " ".join(unicodedata.normalize("NFKC", raw).split())
+        if not has_words(norm) or len(name) > MAX_PLACE_CHARS:
+            self.prompt(ctx, ctx.gettext("Please type just the name of the place, in at most "
+                                         "{n} characters.").format(n=MAX_PLACE_CHARS))
+            return
+        regions = ctx.engine.regions
+        city = regions.city(ctx.state.data.get("city") or "")
+        contact = ctx.contact
+        if city is None:
+            # A listed city typed by name after all: the list's own entry.
+            listed = next((c for c in regions.cities if _same_name(norm, c.name)), None)
+            if listed is not None:
+                contact.city, contact.district = listed.id, None
+                resume(ctx)
+                return
+            ctx.record(PlaceAsked(None, name))
+            contact.city = contact.district = ELSEWHERE
+            ctx.say(ctx.gettext(
+                "Thank you! There is no service point in {place} in our list yet, so booking "
+                "a checkup is not possible there, but everything else is yours: lessons, "
+                "questions and the quiz. Wherever you live now, you have the right to the "
+                "same free family-planning and health services as local residents."
+            ).format(place=name))
+            resume(ctx)
+            return
+        district = next((d for d in city.districts if _same_name(norm, d.name)), None)
+        contact.city = city.id
+        if district is not None:
+            contact.district = district.id
+        else:
+            ctx.record(PlaceAsked(city.id, name))
+            contact.district = ELSEWHERE
+        all_set(ctx)
 
 
 def greet(ctx: Ctx) -> None:
@@ -133,7 +239,9 @@ def resume(ctx: Ctx) -> None:
         greet(ctx)
     elif contact.consent != Consent.granted:
         ctx.enter(ConsentStep.name)
-    elif contact.city is None or ctx.engine.regions.city(contact.city) is None:
+    elif contact.city is None or (
+        contact.city != ELSEWHERE and ctx.engine.regions.city(contact.city) is None
+    ):
         ctx.enter(City.name)
     elif contact.district is None:
         ctx.enter(District.name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, String, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from outreach.contacts.enums import Consent, ConsentKind, Direction
@@ -73,4 +73,41 @@ class Message(SQLModel, table=True):
     direction: Direction = Field(sa_type=String(3))
     channel: str = Field(max_length=16)
     text: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class LinkRequest(SQLModel, table=True):
+    """One phone-link code asked for (sent or not: a number that opted out gets no SMS,
+    but the request counts the same, so the limits cannot tell who opted out). The
+    limits per chat and per number are counted from these rows in the turn's
+    transaction. The number is kept as a digest: the counts need equality, not the
+    number, and the table says nothing readable about who asked for which number."""
+
+    __tablename__ = "link_request"
+    __table_args__ = (
+        Index("ix_link_request_contact", "contact_id", "created_at"),
+        Index("ix_link_request_phone", "phone_digest", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    # The chat identity that asked (follows the contact when identities merge).
+    contact_id: int = Field(foreign_key="contact.id", ondelete="CASCADE")
+    phone_digest: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class PlaceAsked(SQLModel, table=True):
+    """A place a person lives in that is not in the regions list, as they typed it:
+    coordinators see which places are asked for (aggregates only, small counts hidden)."""
+
+    __tablename__ = "place_asked"
+    __table_args__ = (Index("ix_place_asked_key", "city", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True, ondelete="CASCADE")
+    # The listed city whose district list lacked the place; None: the city itself is not listed.
+    city: str | None = Field(default=None, max_length=64)
+    # As typed (trimmed), and folded for counting ("Chengdu", "chengdu " → "chengdu").
+    name: str = Field(max_length=64)
+    key: str = Field(max_length=64)
     created_at: datetime = Field(default_factory=utcnow)

@@ -19,6 +19,7 @@ from bot.requests import (
     AppointmentOf,
     Book,
     Cancel,
+    ClaimLinkCode,
     Confirm,
     FreePlaces,
     PhoneOptedOut,
@@ -63,14 +64,24 @@ class Answers:
         return answer
 
 
-def register_contacts(answers: Answers, find: Callable[[Raw, str, str], Awaitable[Any]]) -> None:
-    """The conversation's own lookups; ``find(raw, scheme, path)`` reads a contact."""
+def register_contacts(
+    answers: Answers,
+    find: Callable[[Raw, str, str], Awaitable[Any]],
+    claim: Callable[[Raw, int, str, datetime], Awaitable[datetime | None]],
+) -> None:
+    """The conversation's own lookups and commands; ``find(raw, scheme, path)`` reads a
+    contact, ``claim(raw, contact_id, phone, now)`` counts a phone-link code under the
+    limits (None when it may go, else when to try again)."""
 
     async def phone_opted_out(raw: Raw, asker: Asker, request: PhoneOptedOut) -> bool:
         row = await find(raw, "tel", request.phone)
         return bool(row["opted_out"]) if row is not None else False
 
+    async def claim_link_code(raw: Raw, asker: Asker, request: ClaimLinkCode) -> datetime | None:
+        return await claim(raw, asker.contact_id, request.phone, asker.now)
+
     answers.register(PhoneOptedOut, phone_opted_out)
+    answers.register(ClaimLinkCode, claim_link_code)
 
 
 def register_appointments(answers: Answers, appointments: AppointmentService) -> None:

@@ -24,7 +24,12 @@ from outreach.contacts.models import (
     Direction,
 )
 from outreach.conversations.answers import Answers, Asker, register_contacts
-from outreach.conversations.repository import TURN_STATEMENTS, apply_event
+from outreach.conversations.repository import (
+    TURN_STATEMENTS,
+    LinkLimits,
+    apply_event,
+    claim_link_code,
+)
 from outreach.db.database import Database
 from outreach.db.raw import Raw, json_value
 from outreach.outbound.enqueue import Enqueuer
@@ -53,6 +58,8 @@ class TurnResult:
 
 # More requests than this in one turn is a loop in a step, not a conversation.
 MAX_REQUESTS = 8
+# What the history keeps of a message that was a one-time code.
+SECRET_INPUT = "[code]"
 
 
 class ConversationService:
@@ -65,12 +72,14 @@ class ConversationService:
         rng: random.Random | None = None,
         answers: Answers | None = None,
         clock: Clock | None = None,
+        link_limits: LinkLimits | None = None,
     ) -> None:
         self.engine = engine
         self.answers = answers or Answers()
-        register_contacts(self.answers, self.find)
+        self.link_limits = link_limits or LinkLimits()
         self.db = db
         self.sql = TURN_STATEMENTS.for_dialect(db.dialect)
+        register_contacts(self.answers, self.find, self.claim_link_code)
         self.enqueuer = enqueuer
         self.rng = rng or random.SystemRandom()
         self.clock: Clock = clock if clock is not None else SYSTEM_CLOCK
@@ -148,7 +157,7 @@ class ConversationService:
             await self._apply(raw, contact_id, address.channel, event, now)
         log: list[tuple[str, str]] = []
         if view.consent == Consent.granted:
-            log = [(Direction.inbound.value, body)]
+            log = [(Direction.inbound.value, SECRET_INPUT if turn.secret_input else body)]
             log += [(Direction.outbound.value, reply.text) for reply in turn.replies]
         await raw.save_turn(
             sql,
@@ -172,6 +181,11 @@ class ConversationService:
     async def _apply(self, raw: Raw, contact_id: int, channel: str, event: Event,
                      now: datetime) -> None:
         await apply_event(raw, self.sql, self.enqueuer, contact_id, channel, event, now)
+
+    async def claim_link_code(self, raw: Raw, contact_id: int, phone: str,
+                              now: datetime) -> datetime | None:
+        """Count a phone-link code for this chat and number (``ClaimLinkCode``)."""
+        return await claim_link_code(raw, self.sql, self.link_limits, contact_id, phone, now)
 
     async def find(self, raw: Raw, scheme: str, path: str) -> Any:
         """The contact at an address (its row, read by column name), or None."""

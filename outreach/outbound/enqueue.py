@@ -91,10 +91,12 @@ class Direct:
     purpose: Purpose
     parts: list[Part]
     due_at: datetime
+    # Not sent at or after this instant (a one-time code that has expired).
+    expires_at: datetime | None = None
 
 
 def _statements(dialect: str) -> dict[str, ClauseElement]:
-    direct = [c for c in _COLUMNS if c not in ("expires_at", "topic")]
+    direct = [c for c in _COLUMNS if c != "topic"]
     one = (
         select(
             bindparam("key", type_=String), C.c.id, C.c.last_channel, U.c.path,
@@ -190,7 +192,7 @@ class Enqueuer:
             "purpose": message.purpose.value, "body": part.body, "choices": part.choices,
             "encoding": part.encoding, "segments": part.segments,
             "status": OutboxStatus.pending.value, "attempts": 0, "due_at": message.due_at,
-            "created_at": now, "updated_at": now,
+            "expires_at": message.expires_at, "created_at": now, "updated_at": now,
         } for i, part in enumerate(message.parts)]
         if rows:
             await raw.many(self.sql["direct"], rows)

@@ -65,6 +65,11 @@ class Purpose(StrEnum):
     reminder = "reminder"  # an appointment reminder
     follow_up = "follow_up"  # e.g. the offer to rebook after a missed appointment
     campaign = "campaign"  # a message a health worker scheduled for many people
+    one_time_code = "one_time_code"  # a code the person asked for: its text is blanked once sent
+
+
+# Their text is kept only until it is handed to the provider (or can no longer be).
+SECRET = frozenset({Purpose.one_time_code})
 
 
 # What the service starts on its own: bound by quiet hours and the daily cap. Replies

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     Integer,
+    and_,
     String,
     bindparam,
     case,
@@ -28,7 +29,7 @@ from sqlalchemy.sql import ClauseElement, ColumnElement
 
 from outreach.contacts.models import ConsentEvent, Contact
 from outreach.db.raw import Statements
-from outreach.outbound.models import INITIATED, Outbox, OutboxStatus, Rank
+from outreach.outbound.models import INITIATED, SECRET, Outbox, OutboxStatus, Rank
 
 O = Outbox.__table__  # type: ignore[attr-defined]
 C = Contact.__table__  # type: ignore[attr-defined]
@@ -37,6 +38,18 @@ E = ConsentEvent.__table__  # type: ignore[attr-defined]
 CLAIM_BATCH = 100
 # Not yet handed to a provider: their text is still needed.
 WAITING = (OutboxStatus.pending, OutboxStatus.sending, OutboxStatus.unknown)
+
+
+
+def _body_unless_secret(status: ColumnElement[str]) -> ColumnElement[str]:
+    """The body, blanked when the row holds a secret (a one-time code) and ``status`` is
+    one its text is no longer needed in (handed to the provider, or given up on)."""
+    return case(
+        (and_(O.c.purpose.in_([literal(p.value) for p in SECRET]),
+              status.not_in([literal(s.value) for s in WAITING])), literal("")),
+        else_=O.c.body,
+    )
+
 
 # A status's place in the forward-only order, computed in SQL.
 _RANK = case(
@@ -97,7 +110,8 @@ def _statements(dialect: str) -> dict[str, ClauseElement]:
                 segments=func.coalesce(bindparam("segments", type_=O.c.segments.type), O.c.segments),
                 attempts=func.coalesce(bindparam("attempts", type_=Integer), O.c.attempts),
                 lease_until=None, lease_owner=None, error=bindparam("error"),
-                error_code=bindparam("code"), updated_at=bindparam("now")),
+                error_code=bindparam("code"), updated_at=bindparam("now"),
+                body=_body_unless_secret(bindparam("status", type_=String))),
         # A live dispatcher keeps the leases of every row it is still working on.
         "renew": update(O)
         .where(O.c.status == literal_column("'sending'"), O.c.lease_owner == bindparam("owner"))
@@ -133,7 +147,8 @@ def _statements(dialect: str) -> dict[str, ClauseElement]:
         .where(O.c.status.in_([literal(OutboxStatus.pending.value), literal(OutboxStatus.unknown.value)]),
                O.c.expires_at <= bindparam("now"))
         .values(status=OutboxStatus.expired.value, error="expired before it could be sent",
-                updated_at=bindparam("now")),
+                updated_at=bindparam("now"),
+                body=_body_unless_secret(literal(OutboxStatus.expired.value))),
         "purge": update(O)
         .where(O.c.status.not_in([literal(s.value) for s in WAITING]),
                O.c.updated_at < bindparam("before"), O.c.body != "")

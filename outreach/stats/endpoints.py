@@ -9,6 +9,7 @@ from outreach.api.guard import JsonRoute
 from outreach.api.deps import Provided, SessionDep
 from outreach.users.auth import require
 from outreach.settings import Settings
+from outreach.stats.places import PlacesAsked, places_asked
 from outreach.stats.service import GroupBy, KnowledgeReport, knowledge_report
 from outreach.users.models import Role
 
@@ -27,3 +28,19 @@ async def get_knowledge(
 ) -> KnowledgeReport:
     """Policy-knowledge rate (target ≥ 90%): unique respondents, latest completed attempt."""
     return await knowledge_report(session, settings, group_by)
+
+
+@router.get(
+    "/places-asked",
+    response_model=PlacesAsked,
+    dependencies=[Depends(require(Role.coordinator))],
+)
+async def get_places_asked(
+    session: SessionDep,
+    settings: Annotated[Settings, Provided(Settings)],
+    limit: Annotated[int, Query(ge=1, le=1000, description="At most this many places.")] = 100,
+) -> PlacesAsked:
+    """Places people live in that the regions list lacks (they chose "somewhere else" and
+    typed the name), with the number of people; places fewer than ``suppress_below``
+    people typed are left out."""
+    return await places_asked(session, suppress_below=settings.suppress_below, limit=limit)

@@ -37,7 +37,8 @@ async def test_onboarding(client: httpx.AsyncClient, services: Container, langua
     await chat.pick("consent:yes")
     assert "city:shenzhen" in chat.choice_ids
     await chat.pick_number("city:guangzhou")
-    assert chat.choice_ids == ["district:tianhe", "district:baiyun", "district:panyu"]
+    assert chat.choice_ids == ["district:tianhe", "district:baiyun", "district:panyu",
+                              "district:elsewhere"]
     await chat.pick("district:baiyun")
     # Only features that exist are offered.
     assert chat.choice_ids == MENU

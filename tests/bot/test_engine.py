@@ -5,6 +5,7 @@ these pin the engine's own contract: typed requests, the replay rule, determinis
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -13,11 +14,14 @@ from typing import Any
 import pytest
 
 from bot import ContactView, DialogState, Engine, Turn
-from bot.contract import ConsentChanged, QuizStarted
+from bot.contract import ConsentChanged, LinkCodeIssued, QuizStarted
+from bot.flows.link import digest
 from bot.requests import (
     Book,
+    ClaimLinkCode,
     FreePlaces,
     NeedAnswer,
+    PhoneOptedOut,
     PointsOffering,
     Request,
     UpcomingAppointments,
@@ -207,3 +211,49 @@ def test_my_appointments_lists_what_the_service_answers(engine: Engine) -> None:
     person.pick("appts")
     assert person.asked == [UpcomingAppointments()]
     assert "appt:41" in person.choice_ids
+
+
+def linking(engine: Engine, *, opted_out: bool, retry: datetime | None,
+            language: str = "en") -> Person:
+    """Someone at "type your number", with the service's answers fixed."""
+    person = Person(engine, {ClaimLinkCode: lambda r: retry, PhoneOptedOut: lambda r: opted_out})
+    person.onboard()
+    person.contact.language = language
+    person.state = DialogState("link.phone")
+    return person
+
+
+def test_linking_says_the_same_to_a_number_that_opted_out_and_texts_it_nothing(
+    engine: Engine,
+) -> None:
+    out, reachable = (linking(engine, opted_out=o, retry=None) for o in (True, False))
+    turns = [p.send("13800138000") for p in (out, reachable)]
+    assert turns[0].replies == turns[1].replies
+    assert (out.state.step, reachable.state.step) == ("link.code", "link.code")
+    # The limits are asked first, the opt-out second; only the reachable number is texted.
+    assert out.asked == [ClaimLinkCode("+8613800138000"), PhoneOptedOut("+8613800138000")]
+    assert turns[0].events == []
+    [issued] = turns[1].events
+    assert isinstance(issued, LinkCodeIssued) and issued.phone == "+8613800138000"
+    code = re.search(r"\d{6}", issued.text)
+    assert code is not None
+    # The state keeps a keyed digest, not the code.
+    assert code.group(0) not in str(reachable.state.data)
+    assert reachable.state.data["digest"] == digest(engine.link_key, "+8613800138000", code.group(0))
+    assert digest(b"another key", "+8613800138000", code.group(0)) != reachable.state.data["digest"]
+    # Typing it is kept out of the history.
+    assert reachable.send(code.group(0)).secret_input
+    assert reachable.state.step == "menu"
+
+
+@pytest.mark.parametrize(("language", "when"), [("en", "Mar 10, 10:01"), ("zh_Hans", "3月10日 10:01")])
+def test_a_limited_person_is_told_when_to_try_again_and_nothing_else_is_asked(
+    engine: Engine, language: str, when: str
+) -> None:
+    # 02:00:30 UTC is 10:00:30 in Shanghai: "after 10:01" (rounded up) is true.
+    person = linking(engine, opted_out=False, retry=NOW + timedelta(hours=1, seconds=30),
+                     language=language)
+    turn = person.send("13800138000")
+    assert when in person.text, person.text
+    assert turn.events == [] and person.state.step == "menu"
+    assert person.asked == [ClaimLinkCode("+8613800138000")]

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import JSON, String, Text, cast, func, select, text
 
 from content import Library
+from outreach.models import metadata
 from outreach.regions import Regions
 from tests.fakes.servers import SmsServer, running_app, sms_settings
 from tests.fakes.servers import SECRET, TgServer, buttons
@@ -157,15 +161,130 @@ async def test_codes_expire(both: Both) -> None:
     assert await both.sql("SELECT count(*) FROM contact_urn WHERE scheme = 'tel'") == 0
 
 
-async def test_no_code_to_a_number_that_opted_out(both: Both) -> None:
+async def onboard_chat(tg: TgServer, chat: int) -> None:
+    await tg.say(chat, "/start", language_code="en")
+    for choice in ("lang:en", "consent:yes", "city:shenzhen", "district:futian"):
+        await tg.press(chat, choice)
+
+
+async def ask_code(tg: TgServer, chat: int, number: str) -> dict[str, Any]:
+    """From the menu (or the code step), ask to link ``number``; the bot's answer."""
+    if "link" not in buttons(tg.fake.sent_to(chat)[-1]):
+        await tg.press(chat, "menu")
+    await tg.press(chat, "link")
+    return await tg.say(chat, number)
+
+
+async def test_an_opted_out_number_gets_the_same_answer_and_no_text(both: Both) -> None:
     sms, tg = both.sms, both.tg
     await sms.converse(PHONE, "STOP")
-    await onboard_on_telegram(tg)
-    await tg.press(CHAT, "link")
-    answer = await tg.say(CHAT, PHONE)
-    assert "unsubscribed" in answer["text"]
+    # The same last two digits: masked, the two numbers read the same.
+    other = "+8613900139000"
+    for chat in (CHAT, CHAT + 1):
+        await onboard_chat(tg, chat)
+    opted_out = await ask_code(tg, CHAT, PHONE)
+    reachable = await ask_code(tg, CHAT + 1, other)
+    assert opted_out["text"] == reachable["text"]
+    assert buttons(opted_out) == buttons(reachable)
+    assert "If +86*********00 can receive our text messages" in opted_out["text"]
     await sms.services.dispatcher.drain_once()
     assert len(sms.sent_to(PHONE)) == 1            # only the opt-out confirmation
+    assert len(sms.sent_to(other)) == 1            # the code
+    # Typing a guess for the number that got nothing reads like any wrong code.
+    answer = await tg.say(CHAT, "123456")
+    assert "Tries left: 4" in answer["text"]
+    # And its codes count against the limits the same way.
+    for _ in range(2):
+        await ask_code(tg, CHAT, PHONE)
+    fourth = await ask_code(tg, CHAT, PHONE)
+    assert "try again after" in fourth["text"]
+
+
+async def test_the_fourth_code_in_an_hour_for_one_chat_is_refused(both: Both) -> None:
+    tg, sms = both.tg, both.sms
+    await onboard_chat(tg, CHAT)
+    numbers = [f"+861380013800{i}" for i in range(4)]
+    for number in numbers[:3]:
+        answer = await ask_code(tg, CHAT, number)
+        assert "a 6-digit code is on its way" in answer["text"]
+    answer = await ask_code(tg, CHAT, numbers[3])
+    assert "several codes in a short time" in answer["text"]
+    # When: an hour after the first of the three, to the minute, in the service's zone.
+    assert re.search(r"try again after \w{3} \d{1,2}, \d{2}:\d{2}\.", answer["text"]), answer["text"]
+    assert "learn" in buttons(answer)                # back at the menu
+    await sms.services.dispatcher.drain_once()
+    assert [len(sms.sent_to(n)) for n in numbers] == [1, 1, 1, 0]
+    assert await both.sql("SELECT count(*) FROM link_request") == 3
+
+
+async def test_the_fourth_code_for_one_number_in_a_day_is_refused_whatever_the_chat(both: Both) -> None:
+    tg, sms = both.tg, both.sms
+    for i in range(4):
+        await onboard_chat(tg, CHAT + i)
+    for i in range(3):
+        answer = await ask_code(tg, CHAT + i, PHONE)
+        assert "a 6-digit code is on its way" in answer["text"]
+    answer = await ask_code(tg, CHAT + 3, PHONE)
+    assert "several codes in a short time" in answer["text"]
+    await sms.services.dispatcher.drain_once()
+    assert len(sms.sent_to(PHONE)) == 3
+    # The number is counted by its digest: it is not in the table.
+    assert await both.sql("SELECT count(*) FROM link_request WHERE phone_digest LIKE :p",
+                          p=f"%{PHONE[1:]}%") == 0
+
+
+async def test_no_plain_code_in_the_database_or_the_log_after_linking(
+    both: Both, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    tg = both.tg
+    code = await request_code(both)
+    await tg.say(CHAT, other_than(code))                # a wrong try is kept out too
+    answer = await tg.say(CHAT, code)
+    assert "linked" in answer["text"]
+    found = await cells_containing(both, code)
+    assert found == [], found
+    assert code not in caplog.text
+    # The history says a code was typed, not which.
+    assert await both.sql("SELECT count(*) FROM message WHERE text = '[code]'") == 2
+    assert await both.sql("SELECT body FROM outbox WHERE purpose = 'one_time_code'") == ""
+
+
+async def test_an_unsent_code_is_blanked_when_it_expires(both: Both) -> None:
+    tg = both.tg
+    await onboard_on_telegram(tg)
+    await tg.press(CHAT, "link")
+    assert await tg.deliver(tg.fake.message_update(CHAT, PHONE)) == 200   # nothing sent yet
+    # Until it is sent the outbox holds the text (it must, to send it) …
+    body = await both.sql("SELECT body FROM outbox WHERE purpose = 'one_time_code'")
+    code = re.search(r"\d{6}", body)
+    assert code is not None
+    # … and once the code's ten minutes are over it is not sent, and not kept either.
+    services = tg.services
+    async with services.db.begin() as raw:
+        later = services.clock.now() + timedelta(minutes=10)
+        assert await raw.count(services.dispatcher.sql["expire"], {"now": later}) == 1
+    assert await cells_containing(both, code.group(0)) == []
+    assert await both.sql("SELECT status FROM outbox WHERE purpose = 'one_time_code'") == "expired"
+
+
+async def cells_containing(both: Both, needle: str) -> list[tuple[str, str]]:
+    """Every (table, column) of every table whose text (JSON included) contains ``needle``."""
+    found = []
+    columns = 0
+    async with both.tg.services.db.begin() as conn:
+        for table in metadata.sorted_tables:
+            for column in table.columns:
+                kind = getattr(column.type, "impl", column.type)   # AutoString is a decorator
+                if not isinstance(kind, String | Text | JSON):
+                    continue
+                columns += 1
+                query = select(func.count()).select_from(table).where(
+                    cast(column, Text).contains(needle))
+                if (await conn.execute(query)).scalar_one():
+                    found.append((table.name, column.name))
+    assert columns > 40   # every text column, AutoString's included
+    return found
 
 
 async def test_no_linking_without_sms(tg: TgServer) -> None:
@@ -175,3 +294,22 @@ async def test_no_linking_without_sms(tg: TgServer) -> None:
     await tg.press(CHAT, "city:shenzhen")
     menu = await tg.press(CHAT, "district:futian")
     assert "link" not in buttons(menu)
+
+
+async def test_chats_asking_for_one_number_at_once_are_counted_one_after_the_other(both: Both) -> None:
+    """Five chats ask for the same number at the same moment: three codes, not five (on
+    PostgreSQL the turns run in parallel; the number's lock orders the counting)."""
+    tg, sms = both.tg, both.sms
+    chats = [CHAT + i for i in range(5)]
+    for chat in chats:
+        await onboard_chat(tg, chat)
+        await tg.press(chat, "link")
+    statuses = await asyncio.gather(*(tg.deliver(tg.fake.message_update(chat, PHONE))
+                                      for chat in chats))
+    assert statuses == [200] * 5
+    await sms.services.dispatcher.drain_once()
+    assert await both.sql("SELECT count(*) FROM link_request") == 3
+    assert len(sms.sent_to(PHONE)) == 3
+    refused = [m for chat in chats for m in tg.fake.sent_to(chat)
+               if "several codes in a short time" in m["text"]]
+    assert len(refused) == 2

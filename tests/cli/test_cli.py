@@ -12,7 +12,9 @@ from pathlib import Path
 import httpx
 
 from outreach.container import Container
-from tests.factories import Chat, auth
+from outreach.users.models import Role
+from tests.factories import Chat, auth, create_token
+from tests.stats.test_places import seed as seed_places
 
 OUTREACH = shutil.which("outreach", path=str(Path(sys.executable).parent)) or "outreach"
 
@@ -86,6 +88,20 @@ async def test_stats_knowledge_table_matches_the_api(
     assert "shenzhen" in table.stdout and "overall" in table.stdout and "95% CI" in table.stdout
     bad = run("stats", "knowledge", "--by", "shoe", env={"OUTREACH_DATABASE_URL": db_url})
     assert bad.returncode == 2
+
+
+async def test_stats_places_matches_the_api(
+    db_url: str, client: httpx.AsyncClient, services: Container
+) -> None:
+    await seed_places(services, [(None, "Chengdu")] * 5 + [("shenzhen", "Longhua")] * 2)
+    token = await create_token(services, Role.coordinator)
+    api = (await client.get("/api/v1/stats/places-asked", headers=auth(token))).json()
+    result = run("stats", "places", "--json", env={"OUTREACH_DATABASE_URL": db_url})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == api
+    assert [p["place"] for p in api["places"]] == ["Chengdu"]
+    table = run("stats", "places", env={"OUTREACH_DATABASE_URL": db_url})
+    assert "     5  Chengdu" in table.stdout and "Longhua" not in table.stdout
 
 
 def test_serve_refuses_a_database_that_is_behind(tmp_path: Path) -> None:
