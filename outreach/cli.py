@@ -6,12 +6,14 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Coroutine
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from outreach.settings import get_settings
+
+T = TypeVar("T")
 
 app = typer.Typer(help="Outreach: chat and SMS outreach for migrants.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -202,6 +204,22 @@ def users_create(
     typer.echo(asyncio.run(run()))
 
 
+def _in_session(work: Callable[[Any], Awaitable[T]]) -> T:
+    """``work`` with a session on the configured database, for a read-only command."""
+
+    async def run() -> T:
+        from outreach.db import Database
+
+        db = Database(get_settings().database_url)
+        try:
+            async with db.session() as session:
+                return await work(session)
+        finally:
+            await db.close()
+
+    return asyncio.run(run())
+
+
 @stats_app.command("knowledge")
 def stats_knowledge(
     by: Annotated[str | None, typer.Option("--by", help="city, district or language.")] = None,
@@ -217,17 +235,7 @@ def stats_knowledge(
         raise typer.Exit(2) from None
     settings = get_settings()
 
-    async def run():  # type: ignore[no-untyped-def]
-        from outreach.db import Database
-
-        db = Database(settings.database_url)
-        try:
-            async with db.session() as session:
-                return await knowledge_report(session, settings, group_by)
-        finally:
-            await db.close()
-
-    report = asyncio.run(run())
+    report = _in_session(lambda session: knowledge_report(session, settings, group_by))
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
         return
@@ -247,18 +255,8 @@ def stats_places(
 
     settings = get_settings()
 
-    async def run():  # type: ignore[no-untyped-def]
-        from outreach.db import Database
-
-        db = Database(settings.database_url)
-        try:
-            async with db.session() as session:
-                return await places_asked(session, suppress_below=settings.suppress_below,
-                                          limit=limit)
-        finally:
-            await db.close()
-
-    report = asyncio.run(run())
+    report = _in_session(lambda session: places_asked(
+        session, suppress_below=settings.suppress_below, limit=limit))
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
         return
