@@ -44,6 +44,7 @@ from outreach.outbound.sender import Failure, Outgoing, SendError, SendResult, S
 from outreach.contacts.models import ConsentKind
 from outreach.db.database import Database
 from outreach.db.raw import Raw, json_value
+from outreach.errors import DatabaseFull
 from outreach.outbound.models import INITIATED, OutboxStatus, Purpose, Rank
 from outreach.outbound.repository import OUTBOX_STATEMENTS
 from outreach.outbound.policy import Decision, SendPolicy, Verdict
@@ -161,6 +162,9 @@ class Dispatcher:
         while not self._stopping:
             try:
                 tried = await self.drain_once()
+            except DatabaseFull:  # said once in the log by the database; nothing claimed
+                tried = 0
+                await asyncio.sleep(1)
             except Exception:  # noqa: BLE001 - the loop must survive a bad batch
                 log.exception("outbox.dispatch failed; retrying in 1 s")
                 tried = 0
