@@ -131,6 +131,8 @@ class Dispatcher:
         self.loops = loops
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
+        # Claimed rows not started when stop() came: given back by stop().
+        self._unsent: list[Claimed] = []
         # Names this dispatcher's leases (renewal, fencing). An identity, not chance:
         # unique per dispatcher, taken from the OS so the jitter's sequence stays the rng's.
         self.owner = owner or secrets.token_hex(8)
@@ -153,10 +155,26 @@ class Dispatcher:
                            for i in range(self.loops)]
 
     async def stop(self) -> None:
+        """Claim nothing more; the sends already out finish and their outcomes are
+        recorded; claimed rows not yet started are given back at once (not left to their
+        lease running out), so another worker sends them straight away."""
         self._stopping = True
         self._wake.set()
         tasks, self._tasks = self._tasks, []
         await asyncio.gather(*tasks)
+        unsent, self._unsent = self._unsent, []
+        if unsent:
+            try:
+                async with self.db.begin() as raw:
+                    await raw.many(self.sql["release"], [
+                        {"oid": r.id, "owner": self.owner, "claim": r.attempts,
+                         "now": self.clock.now()} for r in unsent])
+            except Exception as exc:  # noqa: BLE001 - their leases still run out
+                log.warning("outbox: %d claimed messages not given back (%s); they are "
+                            "taken again when their lease runs out", len(unsent),
+                            type(exc).__name__)
+                return
+            log.info("outbox: stopping; %d claimed messages given back unsent", len(unsent))
 
     async def _run(self) -> None:
         while not self._stopping:
@@ -373,6 +391,9 @@ class Dispatcher:
         outcomes are written, and a crash leaves at most that many in doubt)."""
         async with self._unsettled:
             async with self._limit:
+                if self._stopping:
+                    self._unsent.append(row)
+                    return
                 if lease.until - self.clock.now() < self.lease / 2:
                     await self._release(row)
                     return
