@@ -37,9 +37,13 @@ from outreach.outbound.enqueue import Enqueuer
 from outreach.outbound.models import OutboxStatus, Purpose
 from outreach.outbound.sender import Outgoing, SendResult
 from outreach.regions import Regions
-from outreach.settings import Env, Settings
 from outreach.timeutil import ManualClock
 from tests.conftest import ON_CI
+from tests.fakes.servers import SmsServer, sms_settings
+from tests.fakes.twilio import FakeTwilio
+
+BASE = "http://testserver"
+PHONE = "+8613800138000"
 
 TABLES = ("contact", "contact_urn", "inbox_event", "message", "outbox", "consent_event",
           "quiz_attempt", "quiz_answer", "place_asked", "link_request")
@@ -111,12 +115,13 @@ def migrated(small_disk: Path) -> Path:
 
 
 @pytest.fixture
-async def on_small_disk(migrated: Path, library: Library, regions: Regions
-                        ) -> AsyncIterator[tuple[Container, Path]]:
+async def on_small_disk(migrated: Path, library: Library, regions: Regions,
+                        fake_twilio: FakeTwilio) -> AsyncIterator[tuple[Container, Path]]:
     path = migrated
-    url = f"sqlite+aiosqlite:///{path}"
-    services = build_container(Settings(env=Env.test, database_url=url),
-                               library=library, regions=regions)
+    fake_twilio.reset()
+    # The simulator and the Twilio channel (signed webhooks; sends go to the fake).
+    settings = sms_settings(f"sqlite+aiosqlite:///{path}", BASE, fake_twilio)
+    services = build_container(settings, library=library, regions=regions)
     try:
         yield services, path
     finally:
@@ -136,17 +141,21 @@ async def say(client: httpx.AsyncClient, contact: str, words: str) -> httpx.Resp
 
 
 async def test_a_full_disk_is_a_clear_503_and_the_same_process_works_once_space_is_freed(
-    on_small_disk: tuple[Container, Path], caplog: pytest.LogCaptureFixture
+    on_small_disk: tuple[Container, Path], fake_twilio: FakeTwilio,
+    caplog: pytest.LogCaptureFixture
 ) -> None:
     services, path = on_small_disk
     disk = Disk(path.parent)
     app = create_app(services.settings, services)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://testserver") as client:
+    # As a server would: an unhandled error is a 500 response, not raised into the test.
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
+        twilio = SmsServer(BASE, services, fake_twilio, client)
         first = await say(client, "amy", "hi")
         assert first.status_code == 200 and first.json()["replies"]
+        assert (await twilio.inbound(PHONE, "hi")).status_code == 200
         before = await counts(services)
-        assert before["contact"] == before["contact_urn"] == 1
+        assert before["contact"] == before["contact_urn"] == before["inbox_event"] + 1 == 2
         amy = await dialog(services, "amy")
 
         truncate_wal(path)
@@ -155,8 +164,9 @@ async def test_a_full_disk_is_a_clear_503_and_the_same_process_works_once_space_
         with caplog.at_level(logging.INFO):
             # A new person's first message and the next turn of a conversation under way.
             refused = [await say(client, "bo", "hi"), await say(client, "amy", "1"),
-                       await say(client, "amy", "1")]
-        for answer in refused:
+                       await say(client, "amy", "1"),
+                       await twilio.inbound(PHONE, "1", sid="SM" + "f" * 32)]
+        for answer in refused:  # Twilio's webhook too: 503, so it is not taken as handled
             assert answer.status_code == 503, answer.text
             assert answer.json()["error"]["code"] == "database_full"
             assert "disk is full" in answer.json()["error"]["message"]
@@ -173,11 +183,15 @@ async def test_a_full_disk_is_a_clear_503_and_the_same_process_works_once_space_
         assert again.status_code == 200, again.text
         assert again.json()["replies"] == first.json()["replies"]
         assert (await say(client, "amy", "1")).status_code == 200
+        # The SMS refused earlier, delivered again, is handled (once).
+        assert (await twilio.inbound(PHONE, "1", sid="SM" + "f" * 32)).status_code == 200
+        assert (await twilio.inbound(PHONE, "1", sid="SM" + "f" * 32)).status_code == 200
         assert any("writable again" in r.getMessage() for r in caplog.records)
 
     after = await counts(services)
-    assert after["contact"] == 2
-    assert after["contact_urn"] == 2
+    assert after["contact"] == after["contact_urn"] == 3
+    assert after["inbox_event"] == 2
+    assert after["outbox"] > before["outbox"]  # its replies were queued
     assert await dialog(services, "amy") != amy  # the turn after the freed space was saved
     assert integrity(path) == [("ok",)]
 
