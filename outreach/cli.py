@@ -81,8 +81,8 @@ def worker() -> None:
     """Send the outbox and run the scheduled jobs, without the web server.
 
     Run any number of these on PostgreSQL (each claims its own share of due messages);
-    on SQLite `outreach serve` already does this work. SIGTERM or Ctrl-C stops it after
-    the batch in flight is recorded."""
+    on SQLite `outreach serve` already does this work. SIGTERM or Ctrl-C stops it: the
+    sends already out are recorded, the rest of what it claimed is given back at once."""
     import signal
 
     _logging()
@@ -103,7 +103,7 @@ def worker() -> None:
             await services.start_worker()
             typer.echo(f"Outreach worker on {_where(settings.database_url)}; Ctrl-C to stop.")
             await stop.wait()
-            typer.echo("stopping: recording the batch in flight")
+            typer.echo("stopping: recording the sends in flight, giving back the rest")
         finally:
             await services.close()
 
