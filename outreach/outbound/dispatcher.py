@@ -132,6 +132,7 @@ class Dispatcher:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         # Claimed rows not started when stop() came: given back by stop().
+        self._giving_back = False
         self._unsent: list[Claimed] = []
         # Names this dispatcher's leases (renewal, fencing). An identity, not chance:
         # unique per dispatcher, taken from the OS so the jitter's sequence stays the rng's.
@@ -158,10 +159,13 @@ class Dispatcher:
         """Claim nothing more; the sends already out finish and their outcomes are
         recorded; claimed rows not yet started are given back at once (not left to their
         lease running out), so another worker sends them straight away."""
-        self._stopping = True
+        self._stopping = self._giving_back = True
         self._wake.set()
         tasks, self._tasks = self._tasks, []
-        await asyncio.gather(*tasks)
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            self._giving_back = False  # a drain_once() called after stop() sends again
         unsent, self._unsent = self._unsent, []
         if unsent:
             try:
@@ -391,7 +395,7 @@ class Dispatcher:
         outcomes are written, and a crash leaves at most that many in doubt)."""
         async with self._unsettled:
             async with self._limit:
-                if self._stopping:
+                if self._giving_back:
                     self._unsent.append(row)
                     return
                 if lease.until - self.clock.now() < self.lease / 2:
