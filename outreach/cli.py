@@ -21,11 +21,16 @@ content_app = typer.Typer(help="Content packs (lessons, FAQ, quizzes).", no_args
 users_app = typer.Typer(help="Staff users and their API tokens.", no_args_is_help=True)
 stats_app = typer.Typer(help="Programme indicators.", no_args_is_help=True)
 telegram_app = typer.Typer(help="The Telegram channel.", no_args_is_help=True)
+outbox_app = typer.Typer(help="The outbox: messages the service sends.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(content_app, name="content")
 app.add_typer(users_app, name="users")
 app.add_typer(stats_app, name="stats")
 app.add_typer(telegram_app, name="telegram")
+app.add_typer(outbox_app, name="outbox")
+
+# sysexits.h EX_TEMPFAIL: stopped part-way; running the same command again finishes.
+EX_TEMPFAIL = 75
 
 
 def _logging() -> None:
@@ -76,8 +81,8 @@ def worker() -> None:
     """Send the outbox and run the scheduled jobs, without the web server.
 
     Run any number of these on PostgreSQL (each claims its own share of due messages);
-    on SQLite `outreach serve` already does this work. SIGTERM or Ctrl-C stops it after
-    the batch in flight is recorded."""
+    on SQLite `outreach serve` already does this work. SIGTERM or Ctrl-C stops it: the
+    sends already out are recorded, the rest of what it claimed is given back at once."""
     import signal
 
     _logging()
@@ -98,7 +103,7 @@ def worker() -> None:
             await services.start_worker()
             typer.echo(f"Outreach worker on {_where(settings.database_url)}; Ctrl-C to stop.")
             await stop.wait()
-            typer.echo("stopping: recording the batch in flight")
+            typer.echo("stopping: recording the sends in flight, giving back the rest")
         finally:
             await services.close()
 
@@ -264,6 +269,111 @@ def stats_places(
     for place in report.places:
         where = f"{place.city}: " if place.city else ""
         typer.echo(f"{place.people:>6}  {where}{place.place}")
+
+
+def _instant(value: str | None, option: str) -> Any:
+    """An ISO 8601 instant with its UTC offset (a campaign's hour is somebody's wall
+    clock: say whose)."""
+    from datetime import datetime
+
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        typer.echo(f"{option}: not an ISO 8601 date and time: {value!r}", err=True)
+        raise typer.Exit(2) from None
+    if parsed.tzinfo is None:
+        typer.echo(f"{option}: give a UTC offset, e.g. {value}+08:00", err=True)
+        raise typer.Exit(2)
+    return parsed
+
+
+@outbox_app.command("fan-out")
+def outbox_fan_out(
+    key: Annotated[str, typer.Option(help="The campaign's key: each message's is KEY:CONTACT_ID.")],
+    body: Annotated[list[str], typer.Option(
+        help='LOCALE=TEXT, once per language (e.g. --body en="…" --body zh_Hans="…").')],
+    default_locale: Annotated[str | None, typer.Option(
+        help="Whose text people in other languages get (OUTREACH_DEFAULT_LOCALE).")] = None,
+    due: Annotated[str | None, typer.Option(help="When to send, ISO 8601 with offset; now if left out.")] = None,
+    expires: Annotated[str | None, typer.Option(help="Not sent at or after this instant.")] = None,
+    topic: Annotated[str | None, typer.Option(help="A topic, to withdraw what is still waiting later.")] = None,
+    city: Annotated[str | None, typer.Option(help="Only people in this city.")] = None,
+    district: Annotated[str | None, typer.Option(help="Only people in this district.")] = None,
+    language: Annotated[str | None, typer.Option(help="Only people with this language.")] = None,
+    chunk: Annotated[int, typer.Option(min=1, help="Contact ids per transaction.")] = 50_000,
+) -> None:
+    """Schedule one campaign message to everyone reachable (or the audience chosen), in
+    each person's language. Progress goes to stderr. SIGTERM or Ctrl-C stops it after the
+    chunk in progress (exit 75); running the same command again continues: the keys skip
+    what is already scheduled."""
+    import signal
+
+    from outreach.i18n import SUPPORTED_LOCALES
+    from outreach.outbound.enqueue import Audience
+    from outreach.outbound.models import Purpose
+    from outreach.timeutil import SYSTEM_CLOCK
+
+    _logging()
+    settings = get_settings()
+    bodies: dict[str, str] = {}
+    for given in body:
+        locale, sep, words = given.partition("=")
+        if not sep or locale not in SUPPORTED_LOCALES or not words.strip():
+            typer.echo(f"--body {given!r}: want LOCALE=TEXT with LOCALE one of "
+                       f"{', '.join(SUPPORTED_LOCALES)}", err=True)
+            raise typer.Exit(2)
+        bodies[locale] = words
+    default = default_locale or settings.default_locale
+    if default not in bodies:
+        typer.echo(f"no --body for the default locale {default} (--default-locale)", err=True)
+        raise typer.Exit(2)
+    due_at = _instant(due, "--due") or SYSTEM_CLOCK.now()
+    expires_at = _instant(expires, "--expires")
+    if expires_at is not None and expires_at <= due_at:
+        typer.echo("--expires must come after --due", err=True)
+        raise typer.Exit(2)
+    audience = Audience(city=city, district=district, language=language)
+
+    async def run() -> tuple[int, int, int, str | None]:
+        from outreach.db import Database
+        from outreach.outbound.enqueue import Enqueuer
+
+        stopped: list[str] = []
+        # A plain handler, not the loop's: on SQLite a chunk never yields to the loop, so
+        # the loop's handlers would run only once everything is done.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda n, _: stopped.append(signal.Signals(n).name))
+        reached = [0, 0]
+
+        def progress(done: int, total: int) -> None:
+            reached[:] = [done, total]
+            typer.echo(f"fan-out {key}: {done}/{total} contact ids", err=True)
+
+        halted: list[str] = []
+
+        def stop() -> bool:  # asked only while chunks remain
+            halted.extend(stopped[:1])
+            return bool(stopped)
+
+        db = Database(settings.database_url)
+        try:
+            added = await Enqueuer(db.dialect, clock=SYSTEM_CLOCK).fan_out(
+                db, key_prefix=key, purpose=Purpose.campaign, bodies=bodies,
+                default_locale=default, due_at=due_at, expires_at=expires_at, topic=topic,
+                audience=audience, chunk=chunk, progress=progress, stop=stop)
+        finally:
+            await db.close()
+        return added, reached[0], reached[1], halted[0] if halted else None
+
+    added, done, total, stopped_by = asyncio.run(run())
+    if stopped_by is not None:
+        typer.echo(f"stopped by {stopped_by} after {done} of {total} contact ids "
+                   f"({added} messages scheduled); run the same command again to continue",
+                   err=True)
+        raise typer.Exit(EX_TEMPFAIL)
+    typer.echo(f"fan-out {key}: {added} messages scheduled")
 
 
 @telegram_app.command("poll")

@@ -57,3 +57,13 @@ class UnsupportedMediaType(OutreachError):
 class ServiceUnavailable(OutreachError):
     status_code = 503
     code = "unavailable"
+
+
+class DatabaseFull(ServiceUnavailable):
+    """The database's disk is full (SQLite: SQLITE_FULL or a write I/O error). Nothing of
+    the failed unit of work was kept; the same request works once space is freed.
+
+    503, not 507: it is the server's passing condition, not the request's size, and 503 is
+    what providers' webhooks and HTTP clients retry later (507 is WebDAV's)."""
+
+    code = "database_full"

@@ -35,6 +35,7 @@ waiters, which starved some turns under load).
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -50,9 +51,30 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from outreach.db.raw import AsyncpgRaw, SqliteRaw, lock_id
 from outreach.db.sqlite_inline import InlineConnection
-from outreach.errors import ConfigError, ServiceUnavailable
+from outreach.errors import ConfigError, DatabaseFull, ServiceUnavailable
+
+log = logging.getLogger(__name__)
 
 SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=0")
+
+
+# SQLite's result codes for "the disk is full" and "a write failed" (its extended I/O codes
+# are SQLITE_IOERR | n << 8): nothing a retry of the same request can fix right now.
+_SQLITE_FULL, _SQLITE_IOERR = 13, 10
+
+
+def _disk_full(exc: BaseException | None) -> sqlite3.Error | None:
+    """The SQLite disk-full or I/O error behind ``exc`` (SQLAlchemy wraps the driver's
+    errors: ``orig``), if that is what it is."""
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(exc, sqlite3.Error):
+            code = getattr(exc, "sqlite_errorcode", None)
+            if code is not None and code & 0xFF in (_SQLITE_FULL, _SQLITE_IOERR):
+                return exc
+        exc = getattr(exc, "orig", None) or exc.__cause__ or exc.__context__
+        seen += 1
+    return None
 
 
 class _Session:
@@ -157,6 +179,7 @@ class Database:
             self.engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60,
                                               async_creator=connect, hide_parameters=True)
             self._turn = asyncio.Lock()
+            self._disk_was_full = False
         elif parsed.get_backend_name() == "postgresql":
             self._sqlite = None
             self.engine = create_async_engine(
@@ -197,14 +220,28 @@ class Database:
             try:
                 yield unit
                 await unit._flush()
-            except BaseException:
+                conn.execute("COMMIT")
+            except BaseException as exc:
                 if conn.in_transaction:  # SQLite ends some failed transactions itself
                     conn.execute("ROLLBACK")
                 await unit._close()
+                if (full := _disk_full(exc)) is not None:
+                    raise self._full(full) from exc
                 raise
-            conn.execute("COMMIT")
             await unit._close()
+            if self._disk_was_full:
+                self._disk_was_full = False
+                log.warning("database writable again: %s", self.url)
         unit._committed()
+
+    def _full(self, exc: sqlite3.Error) -> DatabaseFull:
+        """The error a unit of work raises when the disk is full, said in the log once
+        (not a traceback per request) until a commit works again."""
+        if not self._disk_was_full:
+            self._disk_was_full = True
+            log.error("database disk is full: %s (%s); units of work fail with 503 until "
+                      "space is freed", exc, self.url)
+        return DatabaseFull("The database's disk is full; nothing was saved. Try again later.")
 
     async def _begin_immediate(self, conn: sqlite3.Connection) -> None:
         delay, waited = 0.001, 0.0
@@ -214,6 +251,8 @@ class Database:
                 return
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) and "busy" not in str(exc):
+                    if (full := _disk_full(exc)) is not None:
+                        raise self._full(full) from exc
                     raise
                 if waited >= self.busy_for:
                     raise ServiceUnavailable("The database is busy; try again shortly.") from exc

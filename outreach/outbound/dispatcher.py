@@ -44,6 +44,7 @@ from outreach.outbound.sender import Failure, Outgoing, SendError, SendResult, S
 from outreach.contacts.models import ConsentKind
 from outreach.db.database import Database
 from outreach.db.raw import Raw, json_value
+from outreach.errors import DatabaseFull
 from outreach.outbound.models import INITIATED, OutboxStatus, Purpose, Rank
 from outreach.outbound.repository import OUTBOX_STATEMENTS
 from outreach.outbound.policy import Decision, SendPolicy, Verdict
@@ -130,6 +131,9 @@ class Dispatcher:
         self.loops = loops
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
+        # Claimed rows not started when stop() came: given back by stop().
+        self._giving_back = False
+        self._unsent: list[Claimed] = []
         # Names this dispatcher's leases (renewal, fencing). An identity, not chance:
         # unique per dispatcher, taken from the OS so the jitter's sequence stays the rng's.
         self.owner = owner or secrets.token_hex(8)
@@ -152,15 +156,37 @@ class Dispatcher:
                            for i in range(self.loops)]
 
     async def stop(self) -> None:
-        self._stopping = True
+        """Claim nothing more; the sends already out finish and their outcomes are
+        recorded; claimed rows not yet started are given back at once (not left to their
+        lease running out), so another worker sends them straight away."""
+        self._stopping = self._giving_back = True
         self._wake.set()
         tasks, self._tasks = self._tasks, []
-        await asyncio.gather(*tasks)
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            self._giving_back = False  # a drain_once() called after stop() sends again
+        unsent, self._unsent = self._unsent, []
+        if unsent:
+            try:
+                async with self.db.begin() as raw:
+                    await raw.many(self.sql["release"], [
+                        {"oid": r.id, "owner": self.owner, "claim": r.attempts,
+                         "now": self.clock.now()} for r in unsent])
+            except Exception as exc:  # noqa: BLE001 - their leases still run out
+                log.warning("outbox: %d claimed messages not given back (%s); they are "
+                            "taken again when their lease runs out", len(unsent),
+                            type(exc).__name__)
+                return
+            log.info("outbox: stopping; %d claimed messages given back unsent", len(unsent))
 
     async def _run(self) -> None:
         while not self._stopping:
             try:
                 tried = await self.drain_once()
+            except DatabaseFull:  # said once in the log by the database; nothing claimed
+                tried = 0
+                await asyncio.sleep(1)
             except Exception:  # noqa: BLE001 - the loop must survive a bad batch
                 log.exception("outbox.dispatch failed; retrying in 1 s")
                 tried = 0
@@ -369,6 +395,9 @@ class Dispatcher:
         outcomes are written, and a crash leaves at most that many in doubt)."""
         async with self._unsettled:
             async with self._limit:
+                if self._giving_back:
+                    self._unsent.append(row)
+                    return
                 if lease.until - self.clock.now() < self.lease / 2:
                     await self._release(row)
                     return

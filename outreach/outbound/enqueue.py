@@ -271,14 +271,16 @@ class Enqueuer:
         audience: Audience = Audience(),
         chunk: int = FAN_OUT_CHUNK,
         progress: Callable[[int, int], None] | None = None,
+        stop: Callable[[], bool] | None = None,
     ) -> int:
         """Schedule one message to everyone in ``audience``, in each person's language
         (``bodies`` by locale; others get ``default_locale``'s). Keys are
         ``{key_prefix}:{contact id}``: running it again adds only the missing rows.
 
         Works in chunks of contact ids, one transaction each, so a long fan-out never
-        holds the database for long; ``progress(done, total)`` is called per chunk.
-        Returns how many rows were added."""
+        holds the database for long; ``progress(done, total)`` is called per chunk. When
+        ``stop()`` answers true between chunks, it ends there: the chunks done are
+        committed, and running it again carries on. Returns how many rows were added."""
         from outreach.db.raw import Prepared
 
         stmt, values = self.fan_out_statement(
@@ -294,7 +296,7 @@ class Enqueuer:
         first, top = int(bounds["lo"]), int(bounds["hi"]) + 1
         lo = first
         added = 0
-        while lo < top:
+        while lo < top and not (stop is not None and stop()):
             hi = min(lo + chunk, top)
             async with db.begin() as raw:
                 added += await raw.count(prepared, {**values, "lo": lo, "hi": hi})
