@@ -494,6 +494,8 @@ class Dispatcher:
             return False
         pause.times += 1
         wait = backoff(pause.times, self.rng, cap=self.pause_cap)
+        if exc.delay is not None:  # the provider said how long (Telegram's retry_after)
+            wait = max(wait, exc.delay)
         pause.until = self.clock.now() + timedelta(seconds=wait)
         log.warning("%s: %d sends in a row failed (last: %s); channel paused for %.1f s, "
                     "then one send probes it", pause.channel, pause.failures, exc.reason, wait)
@@ -516,6 +518,8 @@ class Dispatcher:
         assert pause.until is not None
         now = self.clock.now()
         due = pause.until if exc is None else pause.until + (pause.until - now)
+        if exc is not None and exc.delay is not None:
+            due = max(due, now + timedelta(seconds=exc.delay))
         reason = exc.reason if exc is not None else f"not sent: {pause.channel} paused ({pause.reason})"
         code = exc.code if exc is not None else None
         if row.expires_at is not None and due >= row.expires_at:

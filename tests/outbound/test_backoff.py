@@ -132,3 +132,15 @@ def test_failures_in_a_row_pause_the_channel_and_stop_counting_as_attempts() -> 
     # An error about the message itself is an answer: the channel resumes.
     assert not d._failing(pause, SendError(Failure.permanent, "21211"), is_probe=True)
     assert pause.until is None and pause.times == 0 and pause.failures == 0
+
+
+def test_a_pause_lasts_at_least_the_providers_delay() -> None:
+    from outreach.outbound.dispatcher import _Pause
+
+    d = dispatcher(ManualClock(NOW))
+    pause = _Pause("telegram")
+    flood = SendError(Failure.retryable, "flood control", 429, delay=120.0)
+    assert [d._failing(pause, flood, is_probe=False) for _ in range(3)] == [False, False, True]
+    assert pause.until == NOW + timedelta(seconds=120)
+    outcome, _ = d._wait_out(claimed(), pause, flood)
+    assert outcome["due_at"] >= NOW + timedelta(seconds=120)
