@@ -19,6 +19,11 @@ Suites (``--suite``, comma-separated; all by default, ``--quick`` for a short ru
   at 0.2 s per send with one worker SIGKILLed three times; the same with 1,200 Telegram
   messages; and 1,000 SMS at 0.4 s per send with a 5 s lease; counts lost messages and
   people texted twice, and the time to drain; see bench/faults.py.
+- outage (not in the default set; PostgreSQL): 1 `outreach worker` sending 2,000 SMS
+  when Twilio hangs on every request for 60 s (then, a second run, answers 500 to
+  every request for 60 s), then recovers: requests during the
+  outage, the most open at once, lost, twice, expired, dead-lettered, and the time to
+  drain after recovery; see bench/faults.py.
 
 Prints medians over the repeats and the ratio full/bare.
 """
@@ -93,7 +98,7 @@ def load(port: int, kind: str, path: str, args: argparse.Namespace) -> dict[str,
 
 INBOUND = ("sim", "sms")
 DEFAULT_SUITES = ("sim", "sms", "schedule", "dispatch")
-ALL_SUITES = (*DEFAULT_SUITES, "faults")
+ALL_SUITES = (*DEFAULT_SUITES, "faults", "outage")
 
 
 def run_inbound(args: argparse.Namespace, specs: list[tuple[str, int]], suites: list[str]) -> None:
@@ -207,6 +212,29 @@ def run_faults() -> None:
     print("goal: lost 0 in all; dupes 0 on SMS, on Telegram ≤ 20 per kill (the sends unsettled)")
 
 
+def run_outage() -> None:
+    import asyncio
+
+    from bench import faults
+
+    if not postgres_reachable():
+        print("outage: PostgreSQL not reachable; skipped", file=sys.stderr)
+        return
+    with tempfile.TemporaryDirectory() as tmp, FakeTwilio() as fake:
+        url = prepare("postgresql", Path(tmp))
+        results = [asyncio.run(faults.outage(url, fake))]
+        url = prepare("postgresql", Path(tmp))
+        results.append(asyncio.run(faults.outage(url, fake, status=500)))
+    print()
+    print("outage: PostgreSQL, 1 `outreach worker` (10 requests at once, 10 s Twilio timeout), "
+          "Twilio hanging on every request (sends and its Messages list) for 60 s, then "
+          "answering 500 to all for 60 s; expired = the tenth of the campaign expiring "
+          "half-way through")
+    faults.print_outage(results)
+    print("goal: lost 0, dupes 0, expired sent 0, dead 0, max in flight ≤ 10, a trickle of "
+          "requests during the outage")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -217,7 +245,7 @@ def main() -> None:
              "one), worker processes for dispatch; schedule uses each database once",
     )
     parser.add_argument("--suite", "--suites", dest="suites", default=",".join(DEFAULT_SUITES),
-                        help="any of sim, sms, schedule, dispatch, faults (default: all but faults)")
+                        help="any of sim, sms, schedule, dispatch, faults, outage (default: all but faults, outage)")
     parser.add_argument("--quick", action="store_true",
                         help="a short run: 3 s inbound runs, 100,000 rows only, 5,000 messages, "
                              "one repeat (flags given explicitly still win)")
@@ -271,6 +299,8 @@ def main() -> None:
         run_dispatch(args, specs)
     if "faults" in suites:
         run_faults()
+    if "outage" in suites:
+        run_outage()
     print(f"\n(bench took {time.perf_counter() - started:.0f} s)")
 
 

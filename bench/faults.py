@@ -11,6 +11,13 @@ Two scenarios (tests/outbound/test_workers.py runs them with the same figures):
 - ``slow``: no crash, but a provider so slow that the rows a worker claims at once take
   longer to send than the lease (``latency`` 0.4 s, a 5 s lease): without renewal other
   workers take over rows still being sent.
+- ``outage``: one worker (defaults: 10 requests at once, a 10 s Twilio timeout) is a
+  quarter into a campaign when Twilio stops answering anything, sends and its Messages
+  list alike, for ``hang`` seconds (a minute), then recovers. The last sends before it
+  were created but their answers never came (in doubt). Counted: requests during the
+  outage, the most open at once, people texted twice or never, messages expired (a
+  tenth of the campaign expires half-way through the outage) or dead-lettered, and the
+  time to drain after recovery.
 
 The fake is the tests' (Twilio's wire format), with idempotency keys **ignored**, as real
 Twilio ignores them: a retried request creates a second message. So "duplicates" are
@@ -27,6 +34,7 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import text
@@ -36,7 +44,7 @@ from outreach.outbound.enqueue import Enqueuer
 from outreach.outbound.models import Purpose
 from outreach.timeutil import utcnow
 from tests.fakes.telegram import FakeTelegram
-from tests.fakes.twilio import FakeTwilio
+from tests.fakes.twilio import FakeTwilio, Fault
 
 OUTREACH = Path(sys.executable).parent / "outreach"
 BODY = "Free checkups this week at your service point."
@@ -58,6 +66,14 @@ class Outcome:
     lookups: int = 0
     drain_seconds: float = 0.0
     statuses: dict[str, int] = field(default_factory=dict)
+    # outage: how long, requests meanwhile, most open at once, expiring rows sent anyway,
+    # the most attempts a row took, seconds from recovery to drained.
+    hang: float = 0.0
+    outage_requests: int = 0
+    max_in_flight: int = 0
+    expired_sent: int = 0
+    max_attempts: int = 0
+    drain_after: float = 0.0
 
 
 def worker_env(db_url: str, fake: FakeTwilio, sender: str, lease: float,
@@ -237,6 +253,78 @@ async def slow(db_url: str, fake: FakeTwilio, *, messages: int = 1_000, workers:
         stop_workers(procs)
         fake.latency = 0.0
     return _tally(outcome, fake, counts)
+
+
+async def outage(db_url: str, fake: FakeTwilio, *, messages: int = 2_000, hang: float = 60.0,
+                 status: int = 0, in_doubt: int = 5, latency: float = 0.02,
+                 timeout: float = 300.0) -> Outcome:
+    """Seed, start one worker, and once a quarter of the campaign went out: ``in_doubt``
+    sends created with their answers never coming, then every request hanging for
+    ``hang`` seconds (with ``status``: answered that HTTP status instead, for as long);
+    a tenth of the campaign (the last rows) expires half-way through. Then Twilio
+    answers again and the outbox drains."""
+    fake.reset()
+    fake.honour_idempotency = False
+    fake.latency = latency
+    await seed(db_url, messages)
+    outcome = Outcome("outage", f"{status or 'hang'}", messages, 1, latency, 60.0, hang=hang)
+    loop = asyncio.get_running_loop()
+    procs = [start_worker(db_url, fake, "+15005550006", lease=60.0)]
+    db = Database(db_url)
+    try:
+        deadline = loop.time() + timeout
+        while len(fake.messages) < messages // 4:
+            if loop.time() > deadline:
+                raise AssertionError(f"only {len(fake.messages)} sent after {timeout} s")
+            await asyncio.sleep(0.02)
+        fake.inject(*[Fault.timeout(hang + 30, accept=True)] * in_doubt)
+        while sum(r.outcome == "timeout" for r in fake.requests) < in_doubt:
+            await asyncio.sleep(0.005)
+        if status:
+            fake.outage(status=status)
+        else:
+            fake.outage(hang=hang)
+        fake.max_in_flight = 0
+        started = time.monotonic()
+        async with db.begin() as conn:
+            expiring = list((await conn.execute(text(
+                "UPDATE outbox SET expires_at = :at WHERE id IN (SELECT id FROM outbox "
+                "ORDER BY id DESC LIMIT :n) AND status = 'pending' RETURNING address"),
+                {"at": utcnow() + timedelta(seconds=hang / 2), "n": messages // 10})).scalars())
+        await asyncio.sleep(hang - (time.monotonic() - started))
+        outcome.outage_requests = fake.outage_requests
+        outcome.max_in_flight = fake.max_in_flight
+        fake.restore()
+        recovered = time.monotonic()
+        counts = await drained(db_url, timeout)
+        outcome.drain_after = time.monotonic() - recovered
+        outcome.drain_seconds = time.monotonic() - started
+        async with db.begin() as conn:
+            outcome.max_attempts = int((await conn.execute(text(
+                "SELECT max(attempts) FROM outbox"))).scalar_one())
+    finally:
+        stop_workers(procs)
+        fake.latency = 0.0
+        await db.close()
+    _tally(outcome, fake, counts)
+    sent_to = Counter(m["to"] for m in fake.messages)
+    outcome.expired_sent = sum(1 for a in expiring if sent_to[a])
+    # Lost: neither sent nor expired.
+    outcome.lost = outcome.messages - len(sent_to) - counts["expired"] + outcome.expired_sent
+    return outcome
+
+
+def print_outage(results: list[Outcome]) -> None:
+    header = (f"{'scenario':<9} {'twilio':<6} {'messages':>8} {'secs':>4} {'requests in outage':>18} "
+              f"{'max in flight':>13} {'lost':>5} {'dupes':>5} {'expired':>7} {'expired sent':>12} "
+              f"{'dead':>4} {'max attempts':>12} {'lookups':>7} {'drain after s':>13}")
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        print(f"{r.scenario:<9} {r.channel:<6} {r.messages:>8} {r.hang:>4.0f} {r.outage_requests:>18} "
+              f"{r.max_in_flight:>13} {r.lost:>5} {r.duplicates:>5} {r.statuses.get('expired', 0):>7} "
+              f"{r.expired_sent:>12} {r.statuses.get('dead', 0):>4} {r.max_attempts:>12} "
+              f"{r.lookups:>7} {r.drain_after:>13.1f}")
 
 
 def print_table(results: list[Outcome]) -> None:

@@ -23,6 +23,28 @@ Never twice, never lost:
   instead of sent. Providers that cannot be asked (Telegram) are sent again, with the
   same idempotency key.
 
+A provider that is down is not every message's failure:
+
+- **Retryable failures back off** (5xx, 429, time-outs, lost connections): exponential
+  with jitter from ``rng`` (``backoff``), or the provider's own delay.
+- **A failing channel is paused** (a circuit breaker, one per channel in each
+  dispatcher): after ``trip_after`` sends in a row fail that way (whichever rows), the
+  dispatcher stops claiming for that channel and waits a pause, ``backoff`` of the
+  pauses in a row (1–2 s, then up to 4, 8, 16 … ``pause_cap`` s). When it is over it
+  claims one row and sends it (the probe); a probe that fails pauses again, longer; any
+  answer from the provider (a success, or an error about the message itself) ends the
+  pause. Sends of a batch claimed before the pause are put back unsent. So during an
+  outage the provider sees a trickle of requests, and **an attempt failed while the
+  channel was paused does not count**: nobody is dead-lettered because the provider was
+  down, for a minute or for an hour; only failures while it answers others count
+  towards ``max_attempts``. (Consequence: a lone message the provider keeps failing,
+  with nothing else to send, waits at the longest pause until it expires or other
+  messages get through.) For an in-doubt row the "was it sent?" lookup is a request like
+  any other: when it fails or times out the row waits (still in doubt), never sent blind.
+- **Expiry is checked right before each send**, not only when the row was claimed (a
+  batch can wait behind a slow provider): a message whose expiry has passed is recorded
+  ``expired`` unsent, and so is one whose retry or pause would end after its expiry.
+
 Time and chance come in from outside: ``clock`` (every "now" it claims, decides and
 records with) and ``rng`` (the retry jitter), so a test can fix both.
 """
@@ -46,7 +68,7 @@ from outreach.db.database import Database
 from outreach.db.raw import Raw, json_value
 from outreach.errors import DatabaseFull
 from outreach.outbound.models import INITIATED, OutboxStatus, Purpose, Rank
-from outreach.outbound.repository import OUTBOX_STATEMENTS
+from outreach.outbound.repository import CLAIM_BATCH, OUTBOX_STATEMENTS
 from outreach.outbound.policy import Decision, SendPolicy, Verdict
 from outreach.phones import mask
 from outreach.timeutil import SYSTEM_CLOCK, Clock, from_driver
@@ -71,6 +93,30 @@ class Claimed:
     topic: str | None = None
     in_doubt: bool = False
     created_at: datetime | None = None
+
+
+class _Pause:
+    """One channel's circuit breaker: how many sends in a row failed as if the provider
+    were down, and, once that is ``trip_after``, until when the channel is paused."""
+
+    def __init__(self, channel: str) -> None:
+        self.channel = channel
+        self.failures = 0  # in a row
+        self.times = 0  # pauses in a row: the next one is longer
+        self.until: datetime | None = None  # paused until (None: not paused)
+        self.probing = False  # a probe's batch is out
+        self.reason = ""  # the last failure's
+
+
+class _Probe:
+    """The one send a paused channel's batch may make."""
+
+    def __init__(self, armed: bool) -> None:
+        self.armed = armed
+
+    def take(self) -> bool:
+        taken, self.armed = self.armed, False
+        return taken
 
 
 class _Lease:
@@ -111,6 +157,8 @@ class Dispatcher:
         clock: Clock | None = None,
         rng: random.Random | None = None,
         owner: str | None = None,
+        trip_after: int = 3,
+        pause_cap: float = 30.0,
     ) -> None:
         self.db = db
         self.clock: Clock = clock if clock is not None else SYSTEM_CLOCK
@@ -121,6 +169,11 @@ class Dispatcher:
         # Only channels that are on; a row for a channel that is off waits for it.
         self.senders = {s.channel: s for s in senders if s.enabled}
         self.max_attempts = max_attempts
+        # A channel is paused after this many sends in a row fail as in an outage, for
+        # at most pause_cap seconds at a time (see the module docstring).
+        self.trip_after = trip_after
+        self.pause_cap = pause_cap
+        self._pauses = {channel: _Pause(channel) for channel in self.senders}
         self.lease = timedelta(seconds=lease)
         self._limit = asyncio.Semaphore(concurrency)
         # Sends out or waiting for their outcome to be committed: what a crash can leave
@@ -204,14 +257,30 @@ class Dispatcher:
         tried = await asyncio.gather(*(self._drain(sender) for sender in self.senders.values()))
         return sum(tried)
 
+    def paused_until(self, channel: str) -> datetime | None:
+        """Until when ``channel`` is paused because its provider is failing (None: it is not)."""
+        return self._pauses[channel].until
+
     async def _drain(self, sender: Sender) -> int:
         now = self.clock.now()
+        pause = self._pauses[sender.channel]
+        if pause.until is not None and (pause.probing or now < pause.until):
+            return 0  # paused: nothing is claimed
+        probing = pause.until is not None  # the pause is over: one row probes the provider
+        pause.probing = probing
+        try:
+            return await self._drain_batch(sender, now, _Probe(probing))
+        finally:
+            if probing:
+                pause.probing = False
+
+    async def _drain_batch(self, sender: Sender, now: datetime, probe: _Probe) -> int:
         lease = _Lease(now + self.lease)
         async with self.db.begin() as raw:
             rows = await raw.rows(
                 self.sql["claim"],
                 {"now": now, "lease_until": lease.until, "owner": self.owner,
-                 "channel": sender.channel},
+                 "channel": sender.channel, "batch": 1 if probe.armed else CLAIM_BATCH},
             )
         claimed = [
             Claimed(id=r["id"], key=r["idempotency_key"], contact_id=r["contact_id"],
@@ -238,7 +307,7 @@ class Dispatcher:
                 for i in indexes:
                     row, decision = claimed[i], decisions[i]
                     if decision.verdict is Verdict.send:
-                        await self._send(sender, row, lease)
+                        await self._send(sender, row, lease, probe)
                     else:
                         await self._record(sender.channel, row, self._hold(row, decision))
 
@@ -388,11 +457,14 @@ class Dispatcher:
         return self._outcome(row, OutboxStatus.dead, error=decision.reason,
                              attempts=row.attempts - 1), False
 
-    async def _send(self, sender: Sender, row: Claimed, lease: _Lease) -> None:
+    async def _send(self, sender: Sender, row: Claimed, lease: _Lease, probe: _Probe) -> None:
         """Send one row (unless the provider says it went out already) and record the
         outcome. Two bounds: ``concurrency`` requests out at once, and twice that many
         sends whose outcome is not committed yet (so the next sends go out while the last
-        outcomes are written, and a crash leaves at most that many in doubt)."""
+        outcomes are written, and a crash leaves at most that many in doubt). Right
+        before the request: a row past its expiry is not sent, nor is one of a channel
+        paused meanwhile (unless it is the pause's probe)."""
+        pause = self._pauses[sender.channel]
         async with self._unsettled:
             async with self._limit:
                 if self._giving_back:
@@ -401,21 +473,91 @@ class Dispatcher:
                 if lease.until - self.clock.now() < self.lease / 2:
                     await self._release(row)
                     return
-                message = Outgoing(key=row.key, address=row.address, body=row.body,
-                                   choices=row.choices)
-                try:
-                    found = await self._sent_already(sender, row, message) if row.in_doubt else None
-                    result: SendResult = found or await sender.send(message)
-                except SendError as exc:
-                    outcome = self._failed(row, exc)
+                is_probe = pause.until is not None and probe.take()
+                if self._expired(row):
+                    outcome = self._expire(row)
+                elif pause.until is not None and not is_probe:
+                    outcome = self._wait_out(row, pause)
                 else:
-                    if found is not None:
-                        log.info("message %s was sent by an earlier attempt (%s): not sent again",
-                                 row.key, found.sid)
-                    outcome = self._outcome(row, result.status, sid=result.sid,
-                                            sent_at=self.clock.now(),
-                                            segments=result.segments or None), False
+                    outcome = await self._attempt(sender, row, pause, is_probe)
             await self._record(sender.channel, row, outcome)
+
+    async def _attempt(self, sender: Sender, row: Claimed, pause: _Pause,
+                       is_probe: bool) -> tuple[dict[str, Any], bool]:
+        message = Outgoing(key=row.key, address=row.address, body=row.body, choices=row.choices)
+        try:
+            found = await self._sent_already(sender, row, message) if row.in_doubt else None
+            if found is None and self._expired(row):  # the lookup took its time
+                self._answered(pause)
+                return self._expire(row)
+            result: SendResult = found or await sender.send(message)
+        except SendError as exc:
+            if self._failing(pause, exc, is_probe):
+                return self._wait_out(row, pause, exc)
+            return self._failed(row, exc)
+        self._answered(pause)
+        if found is not None:
+            log.info("message %s was sent by an earlier attempt (%s): not sent again",
+                     row.key, found.sid)
+        return self._outcome(row, result.status, sid=result.sid, sent_at=self.clock.now(),
+                             segments=result.segments or None), False
+
+    def _expired(self, row: Claimed) -> bool:
+        return row.expires_at is not None and self.clock.now() >= row.expires_at
+
+    def _expire(self, row: Claimed) -> tuple[dict[str, Any], bool]:
+        return self._outcome(row, OutboxStatus.expired, error="expired before it could be sent",
+                             attempts=row.attempts - 1), False
+
+    def _failing(self, pause: _Pause, exc: SendError, is_probe: bool) -> bool:
+        """Count a failed send towards pausing its channel. True when the channel is
+        paused now (the failure is the outage's, not the message's)."""
+        if exc.failure not in _OUTAGE:
+            self._answered(pause)  # the provider answered: it is up
+            return False
+        pause.failures += 1
+        pause.reason = exc.reason
+        if pause.until is not None and not is_probe:
+            return True  # out before the pause began: the pause stands as it is
+        if pause.until is None and pause.failures < self.trip_after:
+            return False
+        pause.times += 1
+        wait = backoff(pause.times, self.rng, cap=self.pause_cap)
+        if exc.delay is not None:  # the provider said how long (Telegram's retry_after)
+            wait = max(wait, exc.delay)
+        pause.until = self.clock.now() + timedelta(seconds=wait)
+        log.warning("%s: %d sends in a row failed (last: %s); channel paused for %.1f s, "
+                    "then one send probes it", pause.channel, pause.failures, exc.reason, wait)
+        return True
+
+    def _answered(self, pause: _Pause) -> None:
+        """The provider answered: a paused channel resumes."""
+        pause.failures = 0
+        if pause.until is not None:
+            log.warning("%s: the provider answers again; channel resumed after %d pauses",
+                        pause.channel, pause.times)
+            pause.until, pause.times = None, 0
+            self.wake()
+
+    def _wait_out(self, row: Claimed, pause: _Pause,
+                  exc: SendError | None = None) -> tuple[dict[str, Any], bool]:
+        """A row of a paused channel: back to waiting until the pause is over (the probe
+        that failed, one pause later, so that the next probe is another row), its attempt
+        not counted; expired instead if that is after its expiry."""
+        assert pause.until is not None
+        now = self.clock.now()
+        due = pause.until if exc is None else pause.until + (pause.until - now)
+        if exc is not None and exc.delay is not None:
+            due = max(due, now + timedelta(seconds=exc.delay))
+        reason = exc.reason if exc is not None else f"not sent: {pause.channel} paused ({pause.reason})"
+        code = exc.code if exc is not None else None
+        if row.expires_at is not None and due >= row.expires_at:
+            return self._outcome(row, OutboxStatus.expired, code=code, attempts=row.attempts - 1,
+                                 error=f"expired while {pause.channel} was failing: {reason}"), False
+        in_doubt = row.in_doubt or (exc is not None and exc.failure is Failure.unknown)
+        status = OutboxStatus.unknown if in_doubt else OutboxStatus.pending
+        return self._outcome(row, status, error=reason, code=code, due_at=due,
+                             attempts=row.attempts - 1), False
 
     async def _sent_already(self, sender: Sender, row: Claimed, message: Outgoing) -> SendResult | None:
         """The provider's record of this message from an attempt whose outcome is unknown,
@@ -505,6 +647,8 @@ def _conflict(exc: BaseException) -> bool:
 # Messages that ask the person something (their choices are numbered).
 PROMPTING = frozenset({Purpose.reminder.value, Purpose.follow_up.value})
 _IN_FLIGHT = frozenset({OutboxStatus.sending.value, OutboxStatus.unknown.value})
+# Failures that look like the provider being down, not like the message's fault.
+_OUTAGE = frozenset({Failure.retryable, Failure.unknown})
 
 
 async def opt_out_everywhere(raw: Raw, sql: dict[str, Any], contact_id: int, channel: str,

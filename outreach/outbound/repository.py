@@ -35,6 +35,7 @@ O = Outbox.__table__  # type: ignore[attr-defined]
 C = Contact.__table__  # type: ignore[attr-defined]
 E = ConsentEvent.__table__  # type: ignore[attr-defined]
 
+# Rows a claim takes at most (bound as ``batch``: a paused channel's probe takes one).
 CLAIM_BATCH = 100
 # Not yet handed to a provider: their text is still needed.
 WAITING = (OutboxStatus.pending, OutboxStatus.sending, OutboxStatus.unknown)
@@ -68,14 +69,14 @@ def _statements(dialect: str) -> dict[str, ClauseElement]:
         .where(O.c.status.in_([literal_column("'pending'"), literal_column("'unknown'")]),
                O.c.channel == bindparam("channel"), O.c.due_at <= bindparam("now"))
         .order_by(O.c.due_at, O.c.id)
-        .limit(CLAIM_BATCH)
+        .limit(bindparam("batch"))
     )
     stale = (
         select(O.c.id)
         .where(O.c.status == literal_column("'sending'"), O.c.channel == bindparam("channel"),
                O.c.lease_until < bindparam("now"))
         .order_by(O.c.lease_until)
-        .limit(CLAIM_BATCH)
+        .limit(bindparam("batch"))
     )
     if dialect == "postgresql":
         due = due.with_for_update(skip_locked=True)

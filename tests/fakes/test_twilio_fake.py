@@ -425,6 +425,81 @@ async def test_accept_then_drop(fake: FakeTwilio, client: Client) -> None:
     assert len(fake.messages) == 2
 
 
+async def test_a_fault_for_one_number_passes_the_others_by(fake: FakeTwilio, client: Client) -> None:
+    fake.inject(Fault.server_error().for_to(RECIPIENT))
+    other = await client.messages.create_async(to="+15558675311", from_=SENDER, body="x")
+    with pytest.raises(TwilioRestException) as caught:
+        await send(client)
+    assert caught.value.code == 20500 and fake.pending_faults == []
+    assert [(r.outcome, r.sid) for r in fake.requests] == [("ok", other.sid), ("server_error", None)]
+
+
+# --------------------------------------------------------------------------- outages
+
+
+@pytest.mark.parametrize("status,code", [(500, 20500), (503, 20503), (429, 20429)])
+async def test_an_outage_answers_every_request_with_twilios_error(
+    fake: FakeTwilio, client: Client, raw: httpx.AsyncClient, status: int, code: int
+) -> None:
+    fake.inject(Fault.opted_out())  # not consumed while the API is down
+    fake.outage(status=status)
+    for _ in range(2):
+        with pytest.raises(TwilioRestException) as caught:
+            await send(client)
+        assert (caught.value.status, caught.value.code) == (status, code)
+    listed = await raw.get(fake.messages_url, params={"To": RECIPIENT})
+    assert listed.status_code == status
+    assert listed.json() == {"code": code, "message": listed.reason_phrase,
+                             "more_info": f"https://www.twilio.com/docs/errors/{code}",
+                             "status": status}
+    assert fake.messages == [] and fake.outage_requests == 3
+    assert [r.outcome for r in fake.requests] == ["server_error"] * 2
+    fake.restore()
+    with pytest.raises(TwilioRestException):
+        await send(client)  # the queued fault, now
+    assert (await send(client)).sid
+
+
+async def test_a_hanging_outage_holds_requests_open_until_the_client_gives_up(
+    fake: FakeTwilio, raw: httpx.AsyncClient
+) -> None:
+    """Every request hangs without a byte of answer; ``in_flight`` counts those whose
+    client still waits, ``max_in_flight`` the most at once; ``restore`` drops them."""
+    fake.outage(hang=60)
+    form = {"To": RECIPIENT, "From": SENDER, "Body": "x"}
+    short = [asyncio.create_task(raw.post(fake.messages_url, data=form, timeout=0.3)) for _ in range(3)]
+    long = asyncio.create_task(raw.get(fake.messages_url, timeout=30))
+    await asyncio.sleep(0.15)
+    assert fake.in_flight == 4
+    for task in short:
+        with pytest.raises(httpx.TimeoutException):
+            await task
+    await asyncio.sleep(0.05)
+    assert fake.in_flight == 1 and fake.max_in_flight == 4  # the clients that gave up left
+    started = time.monotonic()
+    fake.restore()
+    with pytest.raises(httpx.RemoteProtocolError):  # dropped: closed without an answer
+        await long
+    assert time.monotonic() - started < 1
+    assert fake.in_flight == 0 and fake.messages == [] and fake.outage_requests == 4
+    assert [r.outcome for r in fake.requests] == ["timeout"] * 3
+    assert (await raw.post(fake.messages_url, data=form)).status_code == 201
+    fake.max_in_flight = 0
+    assert fake.max_in_flight == 0
+
+
+def test_an_outage_is_a_status_or_a_hang(fake: FakeTwilio) -> None:
+    with pytest.raises(ValueError):
+        fake.outage()
+    with pytest.raises(ValueError):
+        fake.outage(status=500, hang=1)
+    with pytest.raises(ValueError):
+        fake.outage(status=201)
+    fake.outage(status=500)
+    fake.reset()
+    assert not fake.in_outage
+
+
 # --------------------------------------------------------------------------- idempotency
 
 

@@ -4,7 +4,10 @@ Point the official SDK at it (``client.api.base_url = fake.base_url``) and it an
 ``POST /2010-04-01/Accounts/{AC}/Messages.json``, its list (``GET .../Messages.json``,
 filtered and paged) and ``GET .../Messages/{SM}.json`` as Twilio does: HTTP Basic auth, form-encoded requests, JSON resources and Twilio's JSON
 error bodies. Tests can queue faults (opt-out, 429, 500, a slow answer, a dropped
-connection after the message was created), read back every request, and make the fake
+connection after the message was created), take the whole API down for a while
+(``outage(status=500)`` answers every request with Twilio's error, ``outage(hang=60)``
+holds every request open without a byte of answer; ``restore()`` ends it), read back
+every request, count how many were open at once (``max_in_flight``), and make the fake
 send signed status callbacks to the app, as Twilio does.
 
 The server runs in its own thread with its own event loop, so it works the same from
@@ -21,6 +24,7 @@ False`` models real Twilio).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import hmac
 import math
@@ -30,9 +34,10 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from email.utils import format_datetime, parsedate_to_datetime
+from http import HTTPStatus
 from typing import Any, Literal
 from urllib.parse import urlencode
 
@@ -115,7 +120,8 @@ def count_segments(body: str) -> int:
 @dataclass(frozen=True)
 class Fault:
     """One scripted misbehaviour, consumed by the next well-formed, authorised POST to
-    Messages.json (faults queue FIFO; requests failing auth or validation consume none)."""
+    Messages.json (faults queue FIFO; requests failing auth or validation consume none).
+    ``for_to(number)``: only by a POST to that number (others pass it by)."""
 
     kind: FaultKind
     seconds: float = 0.0
@@ -123,6 +129,11 @@ class Fault:
     status: int = 0
     code: int = 0
     message: str = ""
+    to: str | None = None
+
+    def for_to(self, number: str) -> Fault:
+        """This fault, for a message to ``number`` only."""
+        return replace(self, to=number)
 
     @classmethod
     def opted_out(cls) -> Fault:
@@ -248,6 +259,11 @@ def _listed(message: Message, query: Mapping[str, str]) -> bool:
     return True
 
 
+def _connected(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is not None and not transport.is_closing()
+
+
 def _twilio_error(status: int, code: int, message: str) -> web.Response:
     return web.json_response(
         {
@@ -321,6 +337,13 @@ class FakeTwilio(ThreadedServer):
         #: creates a second message for a retried request)
         self.honour_idempotency = True
         self._lookups = 0
+        # The API down (see outage()): its answer, or how long a request hangs.
+        self._outage: tuple[int, float | None] | None = None
+        self._restored: asyncio.Event | None = None
+        self._outage_requests = 0
+        # Requests being answered whose client is still connected (see _track).
+        self._open: dict[int, web.Request] = {}
+        self._max_in_flight = 0
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -341,6 +364,10 @@ class FakeTwilio(ThreadedServer):
             self.latency = 0.0
             self.honour_idempotency = True
             self._lookups = 0
+            self._outage = None
+            self._outage_requests = 0
+            self._max_in_flight = 0
+        self._wake_hung()
 
     # ------------------------------------------------------------------ scripting & inspection
 
@@ -348,6 +375,61 @@ class FakeTwilio(ThreadedServer):
         """Queue faults; each is consumed by one POST to Messages.json, FIFO."""
         with self._lock:
             self._faults.extend(faults)
+
+    def outage(self, *, status: int = 0, hang: float = 0.0) -> None:
+        """Take the whole API down until ``restore()``: every request (creates, the
+        Messages list, fetches) is answered ``status`` with Twilio's JSON error body
+        (500 → code 20500, 503 → 20503, 429 → 20429), or with ``hang`` held open without
+        any answer for up to that many seconds, then dropped (closed, no response).
+        Nothing is created meanwhile. Creates are recorded (outcome ``server_error`` /
+        ``timeout``); ``outage_requests`` counts every request the outage answered."""
+        if (status == 0) == (hang <= 0):
+            raise ValueError("outage(status=...) or outage(hang=...), one of them")
+        if status and not 400 <= status <= 599:
+            raise ValueError(f"an outage answers an error status, not {status}")
+        with self._lock:
+            self._outage = (status, hang if hang > 0 else None)
+
+    def restore(self) -> None:
+        """End the outage: requests hanging now are dropped, new ones are answered."""
+        with self._lock:
+            self._outage = None
+        self._wake_hung()
+
+    def _wake_hung(self) -> None:
+        loop, restored = self._loop, self._restored
+        if loop is not None and restored is not None and threading.current_thread() is not self._thread:
+            with contextlib.suppress(RuntimeError):  # the loop is closing
+                loop.call_soon_threadsafe(restored.set)
+
+    @property
+    def in_outage(self) -> bool:
+        with self._lock:
+            return self._outage is not None
+
+    @property
+    def outage_requests(self) -> int:
+        """Requests the outage answered (or hung) since the last reset."""
+        with self._lock:
+            return self._outage_requests
+
+    @property
+    def in_flight(self) -> int:
+        """Requests open at the fake now: received, not answered, client still there."""
+        with self._lock:
+            return sum(1 for r in self._open.values() if _connected(r))
+
+    @property
+    def max_in_flight(self) -> int:
+        """The most requests open at the fake at once since the last reset (or since
+        ``max_in_flight = 0``)."""
+        with self._lock:
+            return self._max_in_flight
+
+    @max_in_flight.setter
+    def max_in_flight(self, value: int) -> None:
+        with self._lock:
+            self._max_in_flight = value
 
     @property
     def pending_faults(self) -> list[Fault]:
@@ -473,7 +555,8 @@ class FakeTwilio(ThreadedServer):
 
     async def _startup(self) -> None:
         self._stopping = asyncio.Event()
-        app = web.Application(middlewares=[_twilio_errors])
+        self._restored = asyncio.Event()
+        app = web.Application(middlewares=[self._track, _twilio_errors, self._down])
         prefix = f"/{API_VERSION}/Accounts/{{account_sid}}"
         app.router.add_post(f"{prefix}/Messages.json", self._create)
         app.router.add_get(f"{prefix}/Messages.json", self._list)
@@ -484,6 +567,8 @@ class FakeTwilio(ThreadedServer):
     async def _shutdown(self) -> None:
         if self._stopping is not None:
             self._stopping.set()
+        if self._restored is not None:
+            self._restored.set()
         await self._close()
 
     async def _post_callback(self, callback: StatusCallback) -> int:
@@ -504,6 +589,62 @@ class FakeTwilio(ThreadedServer):
             pass
 
     # ------------------------------------------------------------------ handlers
+
+    @web.middleware
+    async def _track(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        """Count the requests open at once. A request stops counting when it is answered
+        or its client hangs up (a timed-out client closes its connection before it opens
+        the next one, and the server loop sees that close before the new request)."""
+        with self._lock:
+            self._open = {k: r for k, r in self._open.items() if _connected(r)}
+            self._open[id(request)] = request
+            self._max_in_flight = max(self._max_in_flight, len(self._open))
+        try:
+            return await handler(request)
+        finally:
+            with self._lock:
+                self._open.pop(id(request), None)
+
+    @web.middleware
+    async def _down(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        """The outage, if there is one: Twilio's error, or a request held open unanswered."""
+        with self._lock:
+            outage = self._outage
+            if outage is not None:
+                self._outage_requests += 1
+        if outage is None:
+            return await handler(request)
+        status, hang = outage
+        if request.method == "POST" and request.path.endswith("/Messages.json"):
+            form: dict[str, str] = {}
+            with contextlib.suppress(ConnectionResetError):
+                form = {k: str(v) for k, v in (await request.post()).items()}
+            with self._lock:
+                self._requests.append(Recorded(
+                    request.path, form, {str(k): v for k, v in request.headers.items()},
+                    "timeout" if hang else "server_error", None, time.time()))
+                self._lock.notify_all()
+        if status:
+            code = 20000 + status if status in (429, 500, 503) else 20001
+            return _twilio_error(status, code, HTTPStatus(status).phrase)
+        assert hang is not None and self._restored is not None and self._stopping is not None
+        deadline = time.monotonic() + hang
+        # Held open, not a byte of answer, until the outage ends, the hang is over, the
+        # client gives up or the fake stops; then the connection is dropped.
+        while _connected(request) and self.in_outage and not self._stopping.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            self._restored.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._restored.wait(), min(left, 0.01))
+        if request.transport is not None:
+            request.transport.close()
+        return web.Response(status=504)  # never reaches the client: the transport is closed
 
     def _authorized(self, request: web.Request) -> bool:
         header = request.headers.get(hdrs.AUTHORIZATION, "")
@@ -547,7 +688,9 @@ class FakeTwilio(ThreadedServer):
             return invalid
 
         with self._lock:
-            fault = self._faults.popleft() if self._faults else None
+            fault = next((f for f in self._faults if f.to is None or f.to == form.get("To")), None)
+            if fault is not None:
+                self._faults.remove(fault)
 
         if fault is None:
             message, created = self._accept(form, media, key)

@@ -98,3 +98,49 @@ def test_the_last_attempt_dead_letters() -> None:
         claimed(attempts=3), SendError(Failure.retryable, "500 from Twilio"))
     assert outcome["status"] == "dead" and outcome["due_at"] is None
     assert outcome["error"] == "gave up after 3 attempts: 500 from Twilio"
+
+
+def test_failures_in_a_row_pause_the_channel_and_stop_counting_as_attempts() -> None:
+    """Three outage-like failures in a row pause the channel for a backoff from the rng;
+    from the third on a failure is the outage's: the row waits for the pause's end with
+    its attempt given back (an in-doubt one stays in doubt), or expires if that is later
+    than its expiry. An answer from the provider ends the pause."""
+    from outreach.outbound.dispatcher import _Pause
+
+    clock = ManualClock(NOW)
+    d = dispatcher(clock)
+    pause = _Pause("sms")
+    exc = SendError(Failure.retryable, "Twilio 500 20500")
+    assert not d._failing(pause, exc, is_probe=False)
+    assert not d._failing(pause, exc, is_probe=False)
+    assert d._failing(pause, exc, is_probe=False)
+    wait = backoff(1, random.Random(3), cap=d.pause_cap)
+    assert pause.until == NOW + timedelta(seconds=wait) and pause.times == 1
+    outcome, _ = d._wait_out(claimed(attempts=4), pause, exc)
+    assert outcome["status"] == "pending" and outcome["attempts"] == 3
+    assert outcome["due_at"] == pause.until + (pause.until - NOW)  # a failed send: a pause later
+    outcome, _ = d._wait_out(
+        Claimed(**{**claimed(attempts=2).__dict__, "in_doubt": True}), pause)
+    assert outcome["status"] == "unknown" and outcome["due_at"] == pause.until
+    outcome, _ = d._wait_out(claimed(expires_at=NOW + timedelta(seconds=wait / 2)), pause)
+    assert outcome["status"] == "expired" and outcome["attempts"] == 0
+    # A send already out when the pause began fails too: the pause stands as it was.
+    assert d._failing(pause, exc, is_probe=False) and pause.times == 1
+    # The probe fails: a longer pause.
+    assert d._failing(pause, SendError(Failure.unknown, "timeout"), is_probe=True)
+    assert pause.times == 2
+    # An error about the message itself is an answer: the channel resumes.
+    assert not d._failing(pause, SendError(Failure.permanent, "21211"), is_probe=True)
+    assert pause.until is None and pause.times == 0 and pause.failures == 0
+
+
+def test_a_pause_lasts_at_least_the_providers_delay() -> None:
+    from outreach.outbound.dispatcher import _Pause
+
+    d = dispatcher(ManualClock(NOW))
+    pause = _Pause("telegram")
+    flood = SendError(Failure.retryable, "flood control", 429, delay=120.0)
+    assert [d._failing(pause, flood, is_probe=False) for _ in range(3)] == [False, False, True]
+    assert pause.until == NOW + timedelta(seconds=120)
+    outcome, _ = d._wait_out(claimed(), pause, flood)
+    assert outcome["due_at"] >= NOW + timedelta(seconds=120)

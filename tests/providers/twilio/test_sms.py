@@ -186,14 +186,41 @@ async def test_retryable_errors_are_retried(sms_server: SmsServer, fault: Fault)
 
 
 async def test_retries_are_bounded(sms_server: SmsServer) -> None:
+    """Twilio answers 500 to every send to one number while it sends the others' (so the
+    failures are that message's, not an outage's): dead-lettered after the last attempt."""
     s = sms_server
-    s.fake.inject(*[Fault.server_error()] * 10)
+    s.fake.inject(*[Fault.server_error().for_to(PHONE_EN)] * 10)
     await s.inbound(PHONE_EN, "hello")
-    await _drain_until_settled(s)
+    for _ in range(10):
+        await s.inbound(PHONE_ZH, "hello")  # someone else's reply between the tries
+        async with s.services.db.begin() as conn:
+            await conn.execute(text("UPDATE outbox SET due_at = created_at WHERE status = 'pending'"))
+        await s.services.dispatcher.drain_once()
+        if all(r["status"] != "pending" for r in await _outbox(s)):
+            break
     row = (await _outbox(s))[0]
     assert row["status"] == "dead" and row["attempts"] == s.services.settings.send_max_attempts
     assert "gave up after 6 attempts" in row["error"] and "500" in row["error"]
     assert s.sent_to(PHONE_EN) == []
+    assert s.services.dispatcher.paused_until("sms") is None
+    s.fake.reset()
+
+
+async def test_a_lone_message_failing_in_a_row_pauses_the_channel_not_the_message(
+    sms_server: SmsServer,
+) -> None:
+    """Three 500s in a row, nothing else getting through: that is the provider being down,
+    not the message being bad. The channel pauses (nothing is claimed meanwhile) and the
+    third failure does not count as the message's attempt."""
+    s = sms_server
+    s.fake.inject(*[Fault.server_error()] * 10)
+    await s.inbound(PHONE_EN, "hello")
+    await _drain_until_settled(s, rounds=5)
+    rows = await _outbox(s)
+    assert len(rows) == 1 and rows[0]["status"] == "pending" and rows[0]["attempts"] == 2
+    assert s.services.dispatcher.paused_until("sms") is not None
+    assert len(s.fake.requests) == 3  # and no more while paused
+    assert await s.services.dispatcher.drain_once() == 0
     s.fake.reset()
 
 
