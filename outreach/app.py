@@ -16,10 +16,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from outreach import __version__
-from outreach.api.errors import document_errors
+from outreach.api.errors import document_errors, errors
 from outreach.api.guard import strip_nul_from_url
 from outreach.appointments.endpoints import router as appointments_router
-from outreach.errors import OutreachError
+from outreach.errors import OutreachError, ServiceUnavailable
 from outreach.questions.endpoints import router as questions_router
 from outreach.container import Container, build_container
 from outreach.settings import Settings, get_settings
@@ -51,6 +51,8 @@ def install_error_handlers(app: FastAPI) -> None:
         response = _error(exc.status_code, exc.code, exc.message, **exc.details)
         if exc.status_code == 401:
             response.headers["WWW-Authenticate"] = "Bearer"
+        if isinstance(exc, ServiceUnavailable) and exc.retry_after is not None:
+            response.headers["Retry-After"] = str(exc.retry_after)
         return response
 
     @app.exception_handler(RequestValidationError)
@@ -105,11 +107,12 @@ def create_app(settings: Settings | None = None, services: Container | None = No
     app.state.api_max_bytes = settings.api_max_bytes
     install_error_handlers(app)
 
-    @app.get("/healthz", tags=["health"])
+    @app.get("/healthz", tags=["health"], responses=errors(503))
     async def healthz() -> dict[str, str]:
-        """Liveness and database reachability."""
+        """Liveness and database reachability: 503 (`database_unavailable`, with
+        Retry-After) while the database cannot be reached."""
         await services.db.ping()
-        return {"status": "ok", "version": __version__}
+        return {"status": "ok", "database": "ok", "version": __version__}
 
     for channel in services.channels.values():
         if channel.router is not None:

@@ -57,6 +57,17 @@ class UnsupportedMediaType(OutreachError):
 class ServiceUnavailable(OutreachError):
     status_code = 503
     code = "unavailable"
+    # Seconds a client should wait before trying again (the Retry-After header), if known.
+    retry_after: int | None = None
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database cannot be reached (down, restarting, the connection lost mid-way).
+    The unit of work that raised it did not finish (if the connection was lost during
+    its COMMIT, whether that committed is unknown): try again shortly."""
+
+    code = "database_unavailable"
+    retry_after = 5
 
 
 class DatabaseFull(ServiceUnavailable):

@@ -25,7 +25,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from outreach.db.database import Database
 from outreach.db.raw import Raw
-from outreach.errors import DatabaseFull
+from outreach.errors import DatabaseFull, DatabaseUnavailable
 from outreach.outbound.dispatcher import Dispatcher
 from outreach.timeutil import Clock
 
@@ -106,8 +106,8 @@ class Worker:
                 if not await raw.try_lock(f"job:{job}"):
                     return None
                 done = await work(raw)
-        except DatabaseFull:  # said once in the log by the database
-            return None
+        except (DatabaseFull, DatabaseUnavailable):  # said once in the log by the database
+            return None  # the next tick tries again
         except Exception:  # noqa: BLE001 - a failed tick must not stop the scheduler
             log.exception("%s failed; it runs again at its next tick", job)
             return None

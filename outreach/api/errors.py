@@ -30,7 +30,8 @@ _WHY = {
     413: "The request body is too large.",
     415: "The body is not in the media type this operation reads.",
     422: "A parameter or a field of the body is invalid: see `problems`.",
-    503: "The channel or a service it needs is off.",
+    503: "The channel or a service it needs is off, or the database cannot be reached "
+         "(`database_unavailable`, with Retry-After).",
 }
 
 

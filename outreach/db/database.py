@@ -30,6 +30,14 @@ process (a CLI command) holds the write lock, BEGIN fails at once and the unit o
 waits asynchronously and retries instead of blocking the loop. PostgreSQL: one pool,
 handed out first come, first served (the pool's own queue lets newcomers overtake
 waiters, which starved some turns under load).
+
+PostgreSQL going away (stopped, restarting, a connection cut mid-transaction) is an
+operating state, not a bug: the unit of work raises ``DatabaseUnavailable`` (a 503 with
+Retry-After to an API client), the outage is logged once, with the error's type only
+(never a statement's values), and once more when a unit of work commits again. Every
+connection opened before the failure is then suspect: each is replaced when it is next
+checked out (as is one the event loop already saw closed), so the first unit of work
+after the server is back gets a fresh connection, with no restart of the process.
 """
 
 from __future__ import annotations
@@ -44,6 +52,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
@@ -51,7 +60,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from outreach.db.raw import AsyncpgRaw, SqliteRaw, lock_id
 from outreach.db.sqlite_inline import InlineConnection
-from outreach.errors import ConfigError, DatabaseFull, ServiceUnavailable
+from outreach.errors import ConfigError, DatabaseFull, DatabaseUnavailable, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +84,31 @@ def _disk_full(exc: BaseException | None) -> sqlite3.Error | None:
         exc = getattr(exc, "orig", None) or exc.__cause__ or exc.__context__
         seen += 1
     return None
+
+
+# SQLSTATEs saying the server went away or takes no connections now: class 08 (connection
+# exception), 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now (the
+# database system is starting up or shutting down).
+_GONE = ("08", "57P01", "57P02", "57P03")
+# Where a pooled connection's record keeps the generation it was opened in.
+_GENERATION = "outreach.generation"
+
+
+def _unreachable(exc: BaseException, *, connecting: bool) -> bool:
+    """Whether ``exc`` (or the driver error it wraps) says the server cannot be reached.
+    A timeout counts only when connecting: a statement that timed out on a live
+    connection is a slow statement, not an outage."""
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, OSError) and (connecting or not isinstance(e, TimeoutError)):
+            return True  # refused, reset, no route, …
+        state = getattr(e, "sqlstate", None)
+        if isinstance(state, str) and state.startswith(_GONE):
+            return True
+        e = getattr(e, "orig", None) or e.__cause__
+    return False
 
 
 class _Session:
@@ -189,9 +223,19 @@ class Database:
                 hide_parameters=True)
 
             @event.listens_for(self.engine.sync_engine, "connect")
-            def _autocommit(dbapi_conn: Any, _record: Any) -> None:
+            def _autocommit(dbapi_conn: Any, record: Any) -> None:
                 # The unit of work begins and ends transactions; the adapter must not.
                 dbapi_conn.set_isolation_level("autocommit")
+                record.info[_GENERATION] = self._generation
+
+            @event.listens_for(self.engine.sync_engine, "checkout")
+            def _alive(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+                # Not handed out again: a connection the loop saw closed, or one opened
+                # before the last outage (the pool opens a new one in its place). No
+                # round trip: a pre-ping would cost one per unit of work.
+                if (dbapi_conn.driver_connection.is_closed()
+                        or record.info.get(_GENERATION, -1) < self._generation):
+                    raise DisconnectionError("connection opened before the database went away")
 
             # First come, first served (see the module's docstring).
             self._fair = asyncio.Semaphore(pool_size)
@@ -200,6 +244,10 @@ class Database:
                               "use sqlite+aiosqlite:///… or postgresql+asyncpg://…")
         self.dialect = self.engine.dialect
         self.busy_for = busy_for
+        # PostgreSQL outages: connections opened in an older generation are replaced;
+        # _down_since (loop time) is set while the database is known to be unreachable.
+        self._generation = 0
+        self._down_since: float | None = None
 
     @property
     def name(self) -> str:
@@ -263,9 +311,15 @@ class Database:
     @asynccontextmanager
     async def _begin_pg(self, key: str | None) -> AsyncIterator[PostgresUnit]:
         async with self._fair:
-            fairy = await greenlet_spawn(self.engine.sync_engine.pool.connect)
+            try:
+                fairy = await greenlet_spawn(self.engine.sync_engine.pool.connect)
+            except Exception as exc:
+                if not _unreachable(exc, connecting=True):
+                    raise
+                raise self._unavailable(exc, None) from exc
             unit = PostgresUnit(fairy, self.engine)
             driver = unit.conn
+            generation = fairy.info.get(_GENERATION)
             try:
                 # BEGIN and the lock in one round trip (simple protocol; the key is an
                 # integer computed here, so nothing is interpolated from input).
@@ -274,13 +328,48 @@ class Database:
                 yield unit
                 await unit._flush()
                 await driver.execute("COMMIT")
+            except Exception as exc:
+                if isinstance(exc, DatabaseUnavailable) or not (
+                        driver.is_closed() or _unreachable(exc, connecting=False)):
+                    raise
+                raise self._unavailable(exc, generation) from exc
             finally:
                 try:
-                    if driver.is_in_transaction():
+                    # A lost connection's transaction ended with it, on the server.
+                    if not driver.is_closed() and driver.is_in_transaction():
                         await driver.execute("ROLLBACK")
                 finally:
                     await unit._release()
+        if self._down_since is not None:
+            self._back()
         unit._committed()
+
+    def _unavailable(self, exc: BaseException, generation: int | None) -> DatabaseUnavailable:
+        """The error a unit of work raises when the server cannot be reached, and the
+        bookkeeping: the outage is logged once, and every connection opened so far will
+        be replaced. ``generation``: the lost connection's (None: connecting failed); a
+        connection from before the last outage failing is old news."""
+        if generation is None or generation >= self._generation:
+            self._generation += 1
+            if self._down_since is None:
+                self._down_since = asyncio.get_running_loop().time()
+                # The type only: a driver's message can quote a statement's values.
+                log.warning("database unavailable (%s): requests answer 503 and work waits "
+                            "until it is back", type(exc).__name__)
+        return DatabaseUnavailable("The database is unavailable; try again shortly.")
+
+    def _back(self) -> None:
+        if self._down_since is None:
+            return
+        down_for = asyncio.get_running_loop().time() - self._down_since
+        self._down_since = None
+        log.warning("database reachable again after %.1f s", down_for)
+
+    @property
+    def available(self) -> bool:
+        """False from a unit of work failing for an unreachable database until one
+        commits again."""
+        return self._down_since is None
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

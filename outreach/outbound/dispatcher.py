@@ -66,7 +66,7 @@ from outreach.outbound.sender import Failure, Outgoing, SendError, SendResult, S
 from outreach.contacts.models import ConsentKind
 from outreach.db.database import Database
 from outreach.db.raw import Raw, json_value
-from outreach.errors import DatabaseFull
+from outreach.errors import DatabaseFull, DatabaseUnavailable
 from outreach.outbound.models import INITIATED, OutboxStatus, Purpose, Rank
 from outreach.outbound.repository import CLAIM_BATCH, OUTBOX_STATEMENTS
 from outreach.outbound.policy import Decision, SendPolicy, Verdict
@@ -237,7 +237,8 @@ class Dispatcher:
         while not self._stopping:
             try:
                 tried = await self.drain_once()
-            except DatabaseFull:  # said once in the log by the database; nothing claimed
+            except (DatabaseFull, DatabaseUnavailable):
+                # Said once in the log by the database; claiming waits for it.
                 tried = 0
                 await asyncio.sleep(1)
             except Exception:  # noqa: BLE001 - the loop must survive a bad batch
@@ -328,8 +329,9 @@ class Dispatcher:
                 async with self.db.begin() as raw:
                     await raw.run(self.sql["renew"], {"owner": self.owner, "lease_until": until})
             except Exception as exc:  # noqa: BLE001 - the next renewal may work
-                log.warning("outbox: cannot renew leases (%s); sends pause when they run low",
-                            type(exc).__name__)
+                if not isinstance(exc, DatabaseUnavailable):  # that one is logged once
+                    log.warning("outbox: cannot renew leases (%s); sends pause when they run low",
+                                type(exc).__name__)
                 continue
             lease.until = until
 
@@ -390,8 +392,9 @@ class Dispatcher:
                         log.error("outbox: %d outcomes not recorded (%s); their rows will be "
                                   "retried as in doubt", len(batch), type(exc).__name__)
                         return
-                log.warning("outbox: cannot record %d outcomes (%s); retrying in %.2f s",
-                            len(batch), type(exc).__name__, delay)
+                if not isinstance(exc, DatabaseUnavailable):  # that one is logged once
+                    log.warning("outbox: cannot record %d outcomes (%s); retrying in %.2f s",
+                                len(batch), type(exc).__name__, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
 
