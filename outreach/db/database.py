@@ -94,21 +94,28 @@ _GONE = ("08", "57P01", "57P02", "57P03")
 _GENERATION = "outreach.generation"
 
 
-def _unreachable(exc: BaseException, *, connecting: bool) -> bool:
-    """Whether ``exc`` (or the driver error it wraps) says the server cannot be reached.
-    A timeout counts only when connecting: a statement that timed out on a live
-    connection is a slow statement, not an outage."""
+def _unreachable(exc: BaseException, *, connecting: bool) -> BaseException | None:
+    """The error in ``exc`` (itself or the driver error it wraps) saying the server cannot
+    be reached, if any. A timeout counts only when connecting: a statement that timed out
+    on a live connection is a slow statement, not an outage."""
     seen: set[int] = set()
     e: BaseException | None = exc
     while e is not None and id(e) not in seen:
         seen.add(id(e))
         if isinstance(e, OSError) and (connecting or not isinstance(e, TimeoutError)):
-            return True  # refused, reset, no route, …
+            return e  # refused, reset, no route, …
         state = getattr(e, "sqlstate", None)
         if isinstance(state, str) and state.startswith(_GONE):
-            return True
+            return e
         e = getattr(e, "orig", None) or e.__cause__
-    return False
+    return None
+
+
+def _innermost(exc: BaseException) -> BaseException:
+    """The driver's error under SQLAlchemy's wrappers (its type says what happened)."""
+    while (inner := getattr(exc, "orig", None) or exc.__cause__) is not None and inner is not exc:
+        exc = inner
+    return exc
 
 
 class _Session:
@@ -248,6 +255,7 @@ class Database:
         # _down_since (loop time) is set while the database is known to be unreachable.
         self._generation = 0
         self._down_since: float | None = None
+        self._outage = 0  # the generation the current outage began in
 
     @property
     def name(self) -> str:
@@ -314,7 +322,7 @@ class Database:
             try:
                 fairy = await greenlet_spawn(self.engine.sync_engine.pool.connect)
             except Exception as exc:
-                if not _unreachable(exc, connecting=True):
+                if _unreachable(exc, connecting=True) is None:
                     raise
                 raise self._unavailable(exc, None) from exc
             unit = PostgresUnit(fairy, self.engine)
@@ -330,7 +338,7 @@ class Database:
                 await driver.execute("COMMIT")
             except Exception as exc:
                 if isinstance(exc, DatabaseUnavailable) or not (
-                        driver.is_closed() or _unreachable(exc, connecting=False)):
+                        driver.is_closed() or _unreachable(exc, connecting=False) is not None):
                     raise
                 raise self._unavailable(exc, generation) from exc
             finally:
@@ -340,7 +348,10 @@ class Database:
                         await driver.execute("ROLLBACK")
                 finally:
                     await unit._release()
-        if self._down_since is not None:
+        if self._down_since is not None and (generation or 0) >= self._outage:
+            # Committed on a connection opened since the outage began: it is over. (One
+            # from before it that was still alive proves nothing: a shutdown ends the
+            # server's sessions one by one.)
             self._back()
         unit._committed()
 
@@ -353,9 +364,11 @@ class Database:
             self._generation += 1
             if self._down_since is None:
                 self._down_since = asyncio.get_running_loop().time()
+                self._outage = self._generation
                 # The type only: a driver's message can quote a statement's values.
+                cause = _unreachable(exc, connecting=generation is None) or _innermost(exc)
                 log.warning("database unavailable (%s): requests answer 503 and work waits "
-                            "until it is back", type(exc).__name__)
+                            "until it is back", type(cause).__name__)
         return DatabaseUnavailable("The database is unavailable; try again shortly.")
 
     def _back(self) -> None:

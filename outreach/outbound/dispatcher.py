@@ -124,6 +124,7 @@ class _Lease:
 
     def __init__(self, until: datetime) -> None:
         self.until = until
+        self.given_back = 0  # rows given back unsent for want of renewal (logged once)
 
 
 @dataclass
@@ -474,7 +475,7 @@ class Dispatcher:
                     self._unsent.append(row)
                     return
                 if lease.until - self.clock.now() < self.lease / 2:
-                    await self._release(row)
+                    await self._release(row, lease)
                     return
                 is_probe = pause.until is not None and probe.take()
                 if self._expired(row):
@@ -577,8 +578,11 @@ class Dispatcher:
                     return candidate
         return None
 
-    async def _release(self, row: Claimed) -> None:
-        log.warning("message %s given back unsent: its lease could not be renewed", row.key)
+    async def _release(self, row: Claimed, lease: _Lease) -> None:
+        lease.given_back += 1
+        if lease.given_back == 1:  # once per batch: after an outage it can be all of it
+            log.warning("message %s and the rest of its batch given back unsent: their lease "
+                        "could not be renewed", row.key)
         async with self.db.begin() as raw:
             await raw.run(self.sql["release"], {"oid": row.id, "owner": self.owner,
                                                 "claim": row.attempts, "now": self.clock.now()})
