@@ -17,7 +17,8 @@ Suites (``--suite``, comma-separated; all by default, ``--quick`` for a short ru
 - faults (not in the default set; PostgreSQL): 2 `outreach worker` processes sending a
   campaign to a fake Twilio that ignores idempotency keys, as Twilio does: 3,000 messages
   at 0.2 s per send with one worker SIGKILLed three times; the same with 1,200 Telegram
-  messages; and 1,000 SMS at 0.4 s per send with a 5 s lease; counts lost messages and
+  messages; 1,000 SMS at 0.4 s per send with a 5 s lease; and 2,000 SMS with PostgreSQL
+  (a private cluster) stopped for 5 s after a quarter went out; counts lost messages and
   people texted twice, and the time to drain; see bench/faults.py.
 - outage (not in the default set; PostgreSQL): 1 `outreach worker` sending 2,000 SMS
   when Twilio hangs on every request for 60 s (then, a second run, answers 500 to
@@ -204,10 +205,17 @@ def run_faults() -> None:
         results.append(asyncio.run(faults.kill(url, fake, messages=1_200, telegram=telegram)))
         url = prepare("postgresql", Path(tmp))
         results.append(asyncio.run(faults.slow(url, fake)))
+        from tests.pg_cluster import missing
+
+        if (why := missing()) is None:
+            results.append(asyncio.run(faults.restart(fake)))
+        else:
+            print(f"faults: restart skipped: {why}", file=sys.stderr)
     print()
     print("faults: PostgreSQL, `outreach worker` processes, a fake Twilio that ignores "
           "idempotency keys (as Twilio does); dupes = people texted twice; sending at kills = "
-          "rows claimed by either worker at each kill (at most 20 per worker unsettled)")
+          "rows claimed by either worker at each kill (at most 20 per worker unsettled), or at "
+          "the stop (restart: PostgreSQL down 5 s)")
     faults.print_table(results)
     print("goal: lost 0 in all; dupes 0 on SMS, on Telegram ≤ 20 per kill (the sends unsettled)")
 

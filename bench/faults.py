@@ -18,6 +18,9 @@ Two scenarios (tests/outbound/test_workers.py runs them with the same figures):
   outage, the most open at once, people texted twice or never, messages expired (a
   tenth of the campaign expires half-way through the outage) or dead-lettered, and the
   time to drain after recovery.
+- ``restart``: PostgreSQL itself stopped (fast: every connection cut) once a quarter of
+  the campaign went out, held down ``down`` seconds and started again, on a private
+  cluster (tests/pg_cluster.py); the workers are not restarted.
 
 The fake is the tests' (Twilio's wire format), with idempotency keys **ignored**, as real
 Twilio ignores them: a retried request creates a second message. So "duplicates" are
@@ -325,6 +328,47 @@ def print_outage(results: list[Outcome]) -> None:
               f"{r.max_in_flight:>13} {r.lost:>5} {r.duplicates:>5} {r.statuses.get('expired', 0):>7} "
               f"{r.expired_sent:>12} {r.statuses.get('dead', 0):>4} {r.max_attempts:>12} "
               f"{r.lookups:>7} {r.drain_after:>13.1f}")
+
+
+async def restart(fake: FakeTwilio, *, messages: int = 2_000, workers: int = 2,
+                  latency: float = 0.2, lease: float = 5.0, down: float = 5.0,
+                  timeout: float = 240.0) -> Outcome:
+    """Drain with ``workers`` workers on a private cluster that is stopped for ``down``
+    seconds once a quarter of the campaign went out. ``in_flight``: the rows claimed at
+    the stop."""
+    from tests.pg_cluster import cluster
+
+    fake.reset()
+    fake.honour_idempotency = False
+    fake.latency = latency
+    outcome = Outcome("restart", "sms", messages, workers, latency, lease)
+    with cluster() as pg:
+        db_url = pg.url
+        env = worker_env(db_url, fake, "+15005550000", lease)
+        subprocess.run([str(OUTREACH), "db", "upgrade"], env=env, check=True, timeout=120,
+                       capture_output=True)
+        await seed(db_url, messages)
+        started = time.monotonic()
+        procs = [start_worker(db_url, fake, f"+1500555{n:04d}", lease) for n in range(workers)]
+        try:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout
+            while len(fake.requests) < messages // 4:
+                if loop.time() > deadline:
+                    raise AssertionError(f"only {len(fake.requests)} sends after {timeout} s")
+                await asyncio.sleep(0.02)
+            outcome.in_flight.append((await statuses(db_url))["sending"])
+            await asyncio.to_thread(pg.stop, "fast")
+            await asyncio.sleep(down)
+            await asyncio.to_thread(pg.start)
+            counts = await drained(db_url, timeout)
+            outcome.drain_seconds = time.monotonic() - started
+            if any(proc.poll() is not None for proc in procs):
+                raise AssertionError("a worker exited during the restart")
+        finally:
+            stop_workers(procs)
+            fake.latency = 0.0
+    return _tally(outcome, fake, counts)
 
 
 def print_table(results: list[Outcome]) -> None:

@@ -77,40 +77,55 @@ class Cluster:
         return Path(self.data, "postmaster.pid").exists()
 
 
+def missing() -> str | None:
+    """Why no private cluster can be made here, or None."""
+    if _bin_dir() is None:
+        return "no PostgreSQL server binaries (initdb, pg_ctl) on this machine"
+    if os.geteuid() == 0 and _server_user() is None:
+        return "running as root without a 'postgres' user to run the server as"
+    return None
+
+
+def _server_user() -> str | None:
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        return None
+    return "postgres"
+
+
 @contextmanager
-def private_cluster() -> Iterator[Cluster]:
-    """A fresh cluster, started; stopped and removed afterwards."""
+def cluster() -> Iterator[Cluster]:
+    """A fresh cluster, started; stopped and removed afterwards (see ``missing``)."""
     bindir = _bin_dir()
-    user: str | None = None
-    if os.geteuid() == 0:
-        try:
-            pwd.getpwnam("postgres")
-            user = "postgres"
-        except KeyError:
-            user = None
-    why = None
-    if bindir is None:
-        why = "no PostgreSQL server binaries (initdb, pg_ctl) on this machine"
-    elif os.geteuid() == 0 and user is None:
-        why = "running as root without a 'postgres' user to run the server as"
-    if why is not None:
-        if ON_CI:
-            pytest.fail(f"a private PostgreSQL cluster is required on CI: {why}")
-        pytest.skip(f"{why}; this test needs a PostgreSQL cluster of its own")
-    assert bindir is not None
+    assert bindir is not None, missing()
+    user = _server_user() if os.geteuid() == 0 else None
     root = Path(tempfile.mkdtemp(prefix="outreach-pg-"))
     if user is not None:
         entry = pwd.getpwnam(user)
         os.chown(root, entry.pw_uid, entry.pw_gid)
-    cluster = Cluster(bindir, root, free_port(), user)
+    made = Cluster(bindir, root, free_port(), user)
     try:
-        cluster.init()
-        cluster.start()
-        yield cluster
+        made.init()
+        made.start()
+        yield made
     finally:
-        if cluster.running():
+        if made.running():
             try:
-                cluster.stop("immediate")
+                made.stop("immediate")
             except (RuntimeError, subprocess.TimeoutExpired):
                 pass
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contextmanager
+def private_cluster() -> Iterator[Cluster]:
+    """``cluster()`` for a test: where one cannot be made it skips, saying why, or on CI
+    fails."""
+    why = missing()
+    if why is not None:
+        if ON_CI:
+            pytest.fail(f"a private PostgreSQL cluster is required on CI: {why}")
+        pytest.skip(f"{why}; this test needs a PostgreSQL cluster of its own")
+    with cluster() as made:
+        yield made

@@ -202,6 +202,11 @@ class Database:
 
     def __init__(self, url: str, *, pool_size: int = 20, busy_for: float = 10.0) -> None:
         self.url = url
+        # PostgreSQL outages: connections opened in an older generation are replaced;
+        # _down_since (loop time) is set while the database is known to be unreachable.
+        self._generation = 0
+        self._down_since: float | None = None
+        self._outage = 0  # the generation the current outage began in
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite":
             database = parsed.database
@@ -251,11 +256,6 @@ class Database:
                               "use sqlite+aiosqlite:///… or postgresql+asyncpg://…")
         self.dialect = self.engine.dialect
         self.busy_for = busy_for
-        # PostgreSQL outages: connections opened in an older generation are replaced;
-        # _down_since (loop time) is set while the database is known to be unreachable.
-        self._generation = 0
-        self._down_since: float | None = None
-        self._outage = 0  # the generation the current outage began in
 
     @property
     def name(self) -> str:
