@@ -30,8 +30,8 @@ _WHY = {
     413: "The request body is too large.",
     415: "The body is not in the media type this operation reads.",
     422: "A parameter or a field of the body is invalid: see `problems`.",
-    503: "The channel or a service it needs is off, or the database cannot be reached "
-         "(`database_unavailable`, with Retry-After).",
+    503: "The channel or a service it needs is off, the database cannot be reached "
+         "(`database_unavailable`, with Retry-After) or its disk is full (`database_full`).",
 }
 
 
@@ -82,7 +82,8 @@ def document_errors(spec: dict[str, Any]) -> dict[str, Any]:
         for operation in ops.values():
             responses = operation.setdefault("responses", {})
             params = operation.get("parameters", [])
-            wanted: set[int] = set()
+            # Every operation reads or writes the database, which can be down or full.
+            wanted: set[int] = {503}
             if operation.get("security"):
                 wanted |= {401, 403}
             if any(p.get("in") == "path" for p in params):

@@ -21,6 +21,7 @@ def test_every_error_status_is_declared_with_the_error_shape(spec: dict[str, Any
     for path, method, op in _operations(spec):
         responses = op["responses"]
         where = f"{method.upper()} {path}"
+        assert "503" in responses, where  # the database down or full
         if op.get("security"):
             assert {"401", "403"} <= set(responses), where
         if any(p["in"] == "path" for p in op.get("parameters", [])):
