@@ -33,6 +33,7 @@ from outreach.container import Container, build_container
 from outreach.errors import DatabaseFull
 from outreach.migrate import upgrade
 from outreach.outbound.dispatcher import Dispatcher
+from outreach.outbound.policy import SendPolicy
 from outreach.outbound.enqueue import Enqueuer
 from outreach.outbound.models import OutboxStatus, Purpose
 from outreach.outbound.sender import Outgoing, SendResult
@@ -239,7 +240,10 @@ async def test_an_outcome_the_full_disk_refuses_is_retried_not_failed(
             await Enqueuer(db.dialect).enqueue(uow, key=key, contact_id=1, body="Free checkups.",
                                                purpose=Purpose.campaign, due_at=due)
     provider = FillsTheDisk(disk)
-    dispatcher = Dispatcher(db, [provider], lease=60)  # type: ignore[list-item]
+    # Quiet hours off: a campaign is held at night in the contact's zone, and this test
+    # must not depend on the hour it runs at.
+    dispatcher = Dispatcher(db, [provider], lease=60,  # type: ignore[list-item]
+                            policy=SendPolicy(quiet=None, daily_cap=100))
     truncate_wal(path)
 
     async def status() -> tuple[str, int]:
