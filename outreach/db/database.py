@@ -45,7 +45,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -72,17 +72,24 @@ SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "
 _SQLITE_FULL, _SQLITE_IOERR = 13, 10
 
 
+def _chain(exc: BaseException | None) -> Iterator[BaseException]:
+    """``exc`` and the errors under it, each once: the driver's error SQLAlchemy wraps
+    (``orig``), else the cause. (Not the context: an error raised while handling a
+    driver's error is not that error.)"""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = getattr(exc, "orig", None) or exc.__cause__
+
+
 def _disk_full(exc: BaseException | None) -> sqlite3.Error | None:
-    """The SQLite disk-full or I/O error behind ``exc`` (SQLAlchemy wraps the driver's
-    errors: ``orig``), if that is what it is."""
-    seen = 0
-    while exc is not None and seen < 8:
-        if isinstance(exc, sqlite3.Error):
-            code = getattr(exc, "sqlite_errorcode", None)
+    """The SQLite disk-full or I/O error behind ``exc``, if that is what it is."""
+    for e in _chain(exc):
+        if isinstance(e, sqlite3.Error):
+            code = getattr(e, "sqlite_errorcode", None)
             if code is not None and code & 0xFF in (_SQLITE_FULL, _SQLITE_IOERR):
-                return exc
-        exc = getattr(exc, "orig", None) or exc.__cause__ or exc.__context__
-        seen += 1
+                return e
     return None
 
 
@@ -98,24 +105,19 @@ def _unreachable(exc: BaseException, *, connecting: bool) -> BaseException | Non
     """The error in ``exc`` (itself or the driver error it wraps) saying the server cannot
     be reached, if any. A timeout counts only when connecting: a statement that timed out
     on a live connection is a slow statement, not an outage."""
-    seen: set[int] = set()
-    e: BaseException | None = exc
-    while e is not None and id(e) not in seen:
-        seen.add(id(e))
+    for e in _chain(exc):
         if isinstance(e, OSError) and (connecting or not isinstance(e, TimeoutError)):
             return e  # refused, reset, no route, …
         state = getattr(e, "sqlstate", None)
         if isinstance(state, str) and state.startswith(_GONE):
             return e
-        e = getattr(e, "orig", None) or e.__cause__
     return None
 
 
 def _innermost(exc: BaseException) -> BaseException:
     """The driver's error under SQLAlchemy's wrappers (its type says what happened)."""
-    while (inner := getattr(exc, "orig", None) or exc.__cause__) is not None and inner is not exc:
-        exc = inner
-    return exc
+    *_, inner = _chain(exc)
+    return inner
 
 
 class _Session:

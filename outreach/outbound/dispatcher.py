@@ -478,8 +478,8 @@ class Dispatcher:
                     await self._release(row, lease)
                     return
                 is_probe = pause.until is not None and probe.take()
-                if self._expired(row):
-                    outcome = self._expire(row)
+                if (late := self._late(row)) is not None:
+                    outcome = self._hold(row, late)
                 elif pause.until is not None and not is_probe:
                     outcome = self._wait_out(row, pause)
                 else:
@@ -491,9 +491,9 @@ class Dispatcher:
         message = Outgoing(key=row.key, address=row.address, body=row.body, choices=row.choices)
         try:
             found = await self._sent_already(sender, row, message) if row.in_doubt else None
-            if found is None and self._expired(row):  # the lookup took its time
+            if found is None and (late := self._late(row)) is not None:  # the lookup took its time
                 self._answered(pause)
-                return self._expire(row)
+                return self._hold(row, late)
             result: SendResult = found or await sender.send(message)
         except SendError as exc:
             if self._failing(pause, exc, is_probe):
@@ -506,12 +506,9 @@ class Dispatcher:
         return self._outcome(row, result.status, sid=result.sid, sent_at=self.clock.now(),
                              segments=result.segments or None), False
 
-    def _expired(self, row: Claimed) -> bool:
-        return row.expires_at is not None and self.clock.now() >= row.expires_at
-
-    def _expire(self, row: Claimed) -> tuple[dict[str, Any], bool]:
-        return self._outcome(row, OutboxStatus.expired, error="expired before it could be sent",
-                             attempts=row.attempts - 1), False
+    def _late(self, row: Claimed) -> Decision | None:
+        """The policy's expiry, asked again now (right before the request)."""
+        return self.policy.expiry(row.expires_at, self.clock.now())
 
     def _failing(self, pause: _Pause, exc: SendError, is_probe: bool) -> bool:
         """Count a failed send towards pausing its channel. True when the channel is

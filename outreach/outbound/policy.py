@@ -122,6 +122,14 @@ class SendPolicy:
         start = first_instant_at(now.astimezone(tz).date() + timedelta(days=1), time(0), tz)
         return self.allowed_from(start, tz)
 
+    @staticmethod
+    def expiry(expires_at: datetime | None, now: datetime) -> Decision | None:
+        """Expired: the message can no longer go out (asked at claim time, and again by
+        the dispatcher right before the request, as a batch can wait long)."""
+        if expires_at is not None and now >= expires_at:
+            return Decision(Verdict.expire, reason="expired before it could be sent")
+        return None
+
     def decide(
         self,
         *,
@@ -134,8 +142,8 @@ class SendPolicy:
     ) -> Decision:
         """What to do with one claimed message. ``used_today``: messages the service
         itself started to this person today (their local day), sent or in flight."""
-        if expires_at is not None and now >= expires_at:
-            return Decision(Verdict.expire, reason="expired before it could be sent")
+        if (late := self.expiry(expires_at, now)) is not None:
+            return late
         if opted_out and purpose != Purpose.opt_out_confirmation:
             return Decision(Verdict.dead, reason="recipient has opted out")
         if purpose not in INITIATED:
