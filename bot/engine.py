@@ -87,7 +87,6 @@ class Engine:
         self.link_key = link_key
         self.matcher = matcher or FaqMatcher(library)
         self.quiz = library.quizzes[0]
-        self.source_doc = library.packs[0].source.doc
         self.steps = {step.name: step for step in STEPS}
 
     def translator(self, locale: str) -> Translator:

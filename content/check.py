@@ -11,15 +11,20 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from content.cite import ARTICLE_RE, SECTION_RE, Gettext, answer_message, lesson_message, source_line
+from content.fairness import MAX_GUESS_PASS, guess_pass_rates
 from content.loader import ContentError, load_library
-from content.models import Library, Pack, QuizQuestion
+from content.fairness import GuessRate
+from content.models import Cited, Library, Pack, Quiz, QuizQuestion, RefStyle
 from content.sms import Encoding, segments
 
-CLAUSE_RE = re.compile(r"^[一二三四五六七八九十]+(\([一二三四五六七八九十]+\)(\d+)?)?$")
+GettextFor = Callable[[str], Gettext]
+"""A locale's gettext: the source lines are worded by the service's catalogs."""
 # Ids travel in button callback data and URLs: keep them short, lowercase and plain.
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
 
@@ -34,6 +39,14 @@ _LIMITS: dict[str, tuple[int, int]] = {  # kind: (CJK locale, other locale)
 _CJK_PREFIXES = ("zh", "ja", "ko")
 MIN_PHRASINGS = 4
 LESSONS_PER_TOPIC = (2, 4)
+# A lesson or an answer, with its source line, in at most this many SMS parts.
+MAX_SEGMENTS = 3
+MIN_OPTIONS = 4
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
+# One register across the bot and the content: the bot's catalog says 您.
+_ZH_INFORMAL = re.compile(r"你")
+# Migrants are residents too: the contrast is with people whose hukou is local.
+_EN_LOCALS = re.compile(r"\blocal residents?\b|\bregistered residents?\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +66,7 @@ class CheckReport:
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     sms: list[SmsRow] = field(default_factory=list)
+    guessers: list[GuessRate] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -65,8 +79,13 @@ def _limit(kind: str, locale: str) -> int:
 
 
 class _Checker:
-    def __init__(self, library: Library) -> None:
+    def __init__(
+        self, library: Library, gettext_for: GettextFor, quiz_length: int, pass_mark: float
+    ) -> None:
         self.library = library
+        self.gettext_for = gettext_for
+        self.quiz_length = quiz_length
+        self.pass_mark = pass_mark
         self.report = CheckReport()
 
     # -- helpers -------------------------------------------------------------------
@@ -90,29 +109,67 @@ class _Checker:
                 self.error(where, f"{name} is missing locale {loc!r}")
             elif not value[loc].strip():
                 self.error(where, f"{name}.{loc} is empty")
-            elif limit and len(value[loc].strip()) > _limit(limit, loc):
-                self.warn(
-                    where,
-                    f"{name}.{loc} is {len(value[loc].strip())} characters, "
-                    f"over the {_limit(limit, loc)} allowed for a {limit}",
-                )
+            else:
+                self.wording(where, f"{name}.{loc}", loc, value[loc])
+                if limit and len(value[loc].strip()) > _limit(limit, loc):
+                    self.warn(
+                        where,
+                        f"{name}.{loc} is {len(value[loc].strip())} characters, "
+                        f"over the {_limit(limit, loc)} allowed for a {limit}",
+                    )
         for loc in value:
             if loc not in claimed:
                 self.warn(where, f"{name} has locale {loc!r} that the pack does not claim")
 
-    def clause(self, where: str, clause: str) -> None:
-        if not CLAUSE_RE.match(clause):
-            self.error(where, f"clause {clause!r} is not a clause reference like 三(二)2")
+    def wording(self, where: str, name: str, locale: str, value: str) -> None:
+        """House rules of what a person reads (not of how people ask: phrasings are
+        written as people type and are not checked here)."""
+        if locale.startswith("zh"):
+            if _ZH_INFORMAL.search(value):
+                self.error(where, f"{name} says 你: the service says 您 throughout")
+            return
+        if not locale.startswith(_CJK_PREFIXES) and _HAN.search(value):
+            self.error(where, f"{name} has Chinese characters: an English SMS must stay GSM-7")
+        if _EN_LOCALS.search(value):
+            self.error(where, f"{name} says 'local/registered residents': say 'people with a local hukou'")
+
+    def cite(self, where: str, item: Cited) -> None:
+        """Every item names a source the library has and a clause that fits it."""
+        try:
+            source = self.library.source(item.source)
+        except KeyError:
+            self.error(where, f"source {item.source!r} does not exist")
+            return
+        if source.refs is RefStyle.none:
+            if item.clause is not None:
+                self.error(where, f"source {source.id!r} is cited whole; remove clause {item.clause!r}")
+        elif item.clause is None:
+            self.error(where, f"cites {source.id!r} without a clause: name the {source.refs.value[:-1]}")
+        elif source.refs is RefStyle.sections and not SECTION_RE.match(item.clause):
+            self.error(where, f"clause {item.clause!r} is not a section reference like 三(二)2")
+        elif source.refs is RefStyle.articles and not ARTICLE_RE.match(item.clause):
+            self.error(where, f"clause {item.clause!r} is not an article number like 18")
 
     def ident(self, where: str, ident: str) -> None:
         if not ID_RE.match(ident):
             self.error(where, f"id {ident!r} must be 1-48 of a-z, 0-9, '-' or '_'")
 
-    def sms(self, kind: str, ident: str, locale: str, message: str) -> None:
+    def sms(self, kind: str, ident: str, locale: str, message: str, limit: bool = False) -> None:
         info = segments(message)
         self.report.sms.append(
             SmsRow(kind, ident, locale, info.chars, info.encoding, info.segments)
         )
+        if not limit:
+            return
+        where = f"{kind} {ident!r}"
+        if info.segments > MAX_SEGMENTS:
+            self.error(
+                where, f"{locale} message with its source line is {info.segments} SMS parts "
+                f"({info.chars} characters, {info.encoding}); at most {MAX_SEGMENTS}"
+            )
+        if not locale.startswith(_CJK_PREFIXES) and info.encoding != "GSM-7":
+            self.error(where, f"{locale} message is {info.encoding}: a character outside GSM-7 "
+                       "(curly quote, dash, Chinese) triples its cost")
 
     # -- checks --------------------------------------------------------------------
     def run(self) -> CheckReport:
@@ -142,18 +199,24 @@ class _Checker:
         if not locs:
             self.error(p, "pack claims no locales")
         self.localized(p, "title", pack.title, locs)
-        self.localized(p, "source.title", pack.source.title, locs)
+        for source in pack.sources:
+            w = f"{p}: source {source.id!r}"
+            self.ident(w, source.id)
+            self.localized(w, "name", source.name, locs)
+            self.localized(w, "title", source.title, locs)
+            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", source.date):
+                self.error(w, f"date {source.date!r} is not an ISO date like 2021-08-20")
 
         for area in pack.areas:
             w = f"{p}: area {area.id!r}"
             self.ident(w, area.id)
-            self.clause(w, area.clause)
+            self.cite(w, area)
             self.localized(w, "title", area.title, locs)
 
         for st in pack.service_types:
             w = f"{p}: service type {st.id!r}"
             self.ident(w, st.id)
-            self.clause(w, st.clause)
+            self.cite(w, st)
             self.localized(w, "title", st.title, locs, "label")
             if st.area not in area_ids:
                 self.error(w, f"area {st.area!r} does not exist")
@@ -170,17 +233,18 @@ class _Checker:
             for lesson in topic.lessons:
                 lw = f"{p}: lesson {lesson.id!r}"
                 self.ident(lw, lesson.id)
-                self.clause(lw, lesson.clause)
+                self.cite(lw, lesson)
                 self.localized(lw, "title", lesson.title, locs, "label")
                 self.localized(lw, "body", lesson.body, locs, "lesson")
                 for loc in locs:
-                    if lesson.body.get(loc):
-                        self.sms("lesson", lesson.id, loc, lesson.body[loc])
+                    if lesson.body.get(loc) and self.citable(lesson):
+                        message = lesson_message(lib, lesson, loc, self.gettext_for(loc))
+                        self.sms("lesson", lesson.id, loc, message, limit=True)
 
         for entry in pack.faq:
             w = f"{p}: faq {entry.id!r}"
             self.ident(w, entry.id)
-            self.clause(w, entry.clause)
+            self.cite(w, entry)
             if entry.topic not in topic_ids:
                 self.error(w, f"topic {entry.topic!r} does not exist")
             self.localized(w, "answer", entry.answer, locs, "answer")
@@ -196,8 +260,9 @@ class _Checker:
                         w, f"questions.{loc} has {len(phrasings)} phrasings; "
                         f"give at least {MIN_PHRASINGS} so people are understood"
                     )
-                if entry.answer.get(loc):
-                    self.sms("faq", entry.id, loc, entry.answer[loc])
+                if entry.answer.get(loc) and self.citable(entry):
+                    message = answer_message(lib, entry, loc, self.gettext_for(loc))
+                    self.sms("faq", entry.id, loc, message, limit=True)
             for loc in entry.questions:
                 if loc not in locs:
                     self.warn(w, f"questions has locale {loc!r} that the pack does not claim")
@@ -212,25 +277,29 @@ class _Checker:
                 self.error(w, f"draw {quiz.draw} is more than its {len(quiz.questions)} questions")
             for question in quiz.questions:
                 self.question(p, locs, question, area_ids | topic_ids)
+            self.fairness(w, quiz)
 
     def question(
         self, p: str, locs: tuple[str, ...], q: QuizQuestion, valid_areas: set[str]
     ) -> None:
         w = f"{p}: question {q.id!r}"
         self.ident(w, q.id)
-        self.clause(w, q.clause)
+        self.cite(w, q)
         if q.area not in valid_areas:
             self.error(w, f"area {q.area!r} is neither an area nor a topic")
         self.localized(w, "text", q.text, locs)
         self.localized(w, "explanation", q.explanation, locs)
-        if len(q.options) < 2:
-            self.error(w, f"has {len(q.options)} option(s); a question needs at least 2")
+        if len(q.options) < MIN_OPTIONS:
+            self.error(w, f"has {len(q.options)} option(s); a fair question needs at least "
+                       f"{MIN_OPTIONS} (with 3, ruling out one trap leaves a coin toss)")
         option_ids = [o.id for o in q.options]
         for ident, count in Counter(option_ids).items():
             if count > 1:
                 self.error(w, f"option id {ident!r} is used {count} times")
         if q.correct not in option_ids:
             self.error(w, f"correct answer {q.correct!r} is not one of its options {option_ids}")
+        if q.generous not in option_ids:
+            self.error(w, f"generous option {q.generous!r} is not one of its options {option_ids}")
         for opt in q.options:
             self.localized(f"{w} option {opt.id!r}", "text", opt.text, locs, "option")
         for loc in locs:
@@ -240,8 +309,33 @@ class _Checker:
                     + [f"{i}. {o.text.get(loc, '')}" for i, o in enumerate(q.options, 1)]
                 )
                 self.sms("question", q.id, loc, rendered)
-            if q.explanation.get(loc):
-                self.sms("explanation", q.id, loc, q.explanation[loc])
+            if q.explanation.get(loc) and self.citable(q):
+                line = source_line(self.library, q, loc, self.gettext_for(loc))
+                self.sms("explanation", q.id, loc, f"{q.explanation[loc]}\n{line}")
+
+    def citable(self, item: Cited) -> bool:
+        """Whether a source line can be rendered (errors about it are reported apart)."""
+        try:
+            source = self.library.source(item.source)
+        except KeyError:
+            return False
+        if source.refs is RefStyle.none:
+            return True
+        pattern = ARTICLE_RE if source.refs is RefStyle.articles else SECTION_RE
+        return item.clause is not None and bool(pattern.match(item.clause))
+
+    def fairness(self, where: str, quiz: Quiz) -> None:
+        """No fixed way of answering passes: see content.fairness."""
+        if not quiz.questions or any(len(q.options) < 2 for q in quiz.questions):
+            return
+        if any(q.correct not in {o.id for o in q.options} for q in quiz.questions):
+            return
+        n = min(self.quiz_length, len(quiz.questions))
+        for rate in guess_pass_rates(quiz, self.library.locales, n, self.pass_mark):
+            self.report.guessers.append(rate)
+            if rate.p_pass > MAX_GUESS_PASS:
+                self.error(where, f"a guesser who always picks {rate.strategy} passes "
+                           f"{rate.p_pass:.1%} of the time (at most {MAX_GUESS_PASS:.0%})")
 
     def coverage(self) -> None:
         """Every service area should be taught by a topic and tested by the quiz."""
@@ -255,15 +349,22 @@ class _Checker:
                 self.warn(f"area {area.id!r}", "no quiz question covers this area")
 
 
-def check_library(library: Library) -> CheckReport:
-    """Check a loaded library; see the module docstring for errors vs warnings."""
-    return _Checker(library).run()
+def check_library(
+    library: Library, gettext_for: GettextFor, *, quiz_length: int = 5, pass_mark: float = 0.8
+) -> CheckReport:
+    """Check a loaded library; see the module docstring for errors vs warnings.
+
+    ``gettext_for(locale)`` words the source lines the SMS rows count; ``quiz_length``
+    and ``pass_mark`` are the service's, for the guesser check."""
+    return _Checker(library, gettext_for, quiz_length, pass_mark).run()
 
 
-def check_path(root: Path | None = None) -> CheckReport:
+def check_path(
+    root: Path | None, gettext_for: GettextFor, *, quiz_length: int = 5, pass_mark: float = 0.8
+) -> CheckReport:
     """Load and check packs under ``root``; a load failure becomes a report error."""
     try:
         library = load_library(root)
     except ContentError as exc:
         return CheckReport(errors=[str(exc)])
-    return check_library(library)
+    return check_library(library, gettext_for, quiz_length=quiz_length, pass_mark=pass_mark)

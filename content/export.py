@@ -20,7 +20,7 @@ def _pack(pack: Pack) -> dict[str, Any]:
         "version": data["version"],
         "locales": data["locales"],
         "title": data["title"],
-        "source": data["source"],
+        "sources": data["sources"],
         "areas": data["areas"],
         "service_types": data["service_types"],
         "topics": data["topics"],

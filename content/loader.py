@@ -120,12 +120,21 @@ def load_pack(directory: Path) -> Pack:
     for key in ("topics", "faq", "quizzes"):
         if key in data:
             raise ContentError(pack_path, f"{key!r} belongs in its own file, not {PACK_FILE}")
+    sources = data.get("sources")
+    first = sources[0] if isinstance(sources, list) and sources else None
+    # Without a readable first source there is no default; validation says why.
+    default = first.get("id") if isinstance(first, dict) else None
+    _default_source(data, default, ("areas", None), ("service_types", None))
     # Validate pack.yaml alone first so its errors point at pack.yaml.
     _validate(Pack, data, pack_path)
 
-    topics: _TopicsFile = _optional(directory / TOPICS_FILE, _TopicsFile)
-    faq: _FaqFile = _optional(directory / FAQ_FILE, _FaqFile)
-    quiz: _QuizFile = _optional(directory / QUIZ_FILE, _QuizFile)
+    topics: _TopicsFile = _optional(
+        directory / TOPICS_FILE, _TopicsFile, default, ("topics", "lessons")
+    )
+    faq: _FaqFile = _optional(directory / FAQ_FILE, _FaqFile, default, ("faq", None))
+    quiz: _QuizFile = _optional(
+        directory / QUIZ_FILE, _QuizFile, default, ("quizzes", "questions")
+    )
     pack: Pack = _validate(
         Pack,
         {**data, "topics": topics.topics, "faq": faq.faq, "quizzes": quiz.quizzes},
@@ -138,10 +147,31 @@ def load_pack(directory: Path) -> Pack:
     return pack
 
 
-def _optional(path: Path, model: type[BaseModel]) -> Any:
+def _optional(
+    path: Path, model: type[BaseModel], default: str | None, where: tuple[str, str | None]
+) -> Any:
     if not path.exists():
         return model()
-    return _validate(model, _read_yaml(path), path)
+    data = _read_yaml(path)
+    _default_source(data, default, where)
+    return _validate(model, data, path)
+
+
+def _default_source(data: dict[str, Any], default: str | None, *where: tuple[str, str | None]) -> None:
+    """Items that name no ``source`` cite the pack's first one. ``where`` is (list key,
+    nested list key): ``("faq", None)`` for the entries themselves, ``("topics",
+    "lessons")`` for each topic's lessons. Anything not shaped as expected is left for
+    validation to report."""
+    if not isinstance(default, str):
+        return
+    for key, nested in where:
+        for item in data.get(key) or ():
+            if not isinstance(item, dict):
+                continue
+            targets = item.get(nested) if nested else [item]
+            for target in targets if isinstance(targets, list) else ():
+                if isinstance(target, dict):
+                    target.setdefault("source", default)
 
 
 def load_library(root: Path | None = None) -> Library:

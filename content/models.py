@@ -9,10 +9,11 @@ fixing them one traceback at a time.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from functools import cached_property
 from typing import Iterable, Mapping, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 Localized = dict[str, str]
 """Text per locale code, e.g. ``{"zh_Hans": "免费", "en": "free"}``."""
@@ -40,36 +41,56 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class Source(_Model):
-    """The policy document a pack rests on."""
+class RefStyle(StrEnum):
+    """How an item points into its source."""
 
-    doc: str
-    date: str
+    sections = "sections"  # a guidance's numbered sections: 三(二)2 (en: section 3(2)2)
+    articles = "articles"  # a law's articles: 18 (zh: 第十八条, en: article 18)
+    none = "none"  # a short notice or decision cited whole, by name and date
+
+
+class Source(_Model):
+    """A public document that content rests on: a law, a regulation, a national notice.
+
+    Ids are library-wide, so an item of one pack may cite a source another pack lists.
+    """
+
+    id: str
+    doc: str  # the official number or full name, e.g. 人口流管〔2010〕69号
+    date: str  # ISO date of the version cited (a law's latest amendment)
+    refs: RefStyle = RefStyle.sections
+    name: Localized  # the short name a source line uses
     title: Localized
 
 
-class Area(_Model):
+class Cited(_Model):
+    """Anything a person reads as a statement of policy: it names its source and the
+    clause (section or article) in it. ``source`` defaults to the pack's first source
+    when the pack is loaded; ``clause`` is None only for sources cited whole."""
+
+    source: str
+    clause: str | None = None
+
+
+class Area(Cited):
     """A service area of clause 三(二) (education, family planning, ...)."""
 
     id: str
-    clause: str
     title: Localized
 
 
-class ServiceType(_Model):
+class ServiceType(Cited):
     """Something a migrant can book (a checkup, a counselling session)."""
 
     id: str
     area: str
-    clause: str
     title: Localized
 
 
-class Lesson(_Model):
+class Lesson(Cited):
     """One short, phone-sized explanation of an entitlement."""
 
     id: str
-    clause: str
     title: Localized
     body: Localized
 
@@ -83,12 +104,11 @@ class Topic(_Model):
     lessons: tuple[Lesson, ...] = ()
 
 
-class FaqEntry(_Model):
+class FaqEntry(Cited):
     """A question people ask, the ways they phrase it, and the answer."""
 
     id: str
     topic: str
-    clause: str
     questions: dict[str, tuple[str, ...]]
     answer: Localized
 
@@ -98,15 +118,20 @@ class QuizOption(_Model):
     text: Localized
 
 
-class QuizQuestion(_Model):
-    """A scored multiple-choice question; its answer must be taught by a lesson."""
+class QuizQuestion(Cited):
+    """A scored multiple-choice question; its answer must be taught by a lesson.
+
+    ``generous`` names the option that promises the most (the answer of someone who
+    assumes every service is free and unconditional): the checker proves that always
+    choosing it, like always choosing the longest or the first option, cannot pass.
+    """
 
     id: str
     area: str
-    clause: str
     text: Localized
     options: tuple[QuizOption, ...]
     correct: str
+    generous: str
     explanation: Localized
 
     def option(self, option_id: str) -> QuizOption:
@@ -131,7 +156,8 @@ class Pack(_Model):
     version: int
     locales: tuple[str, ...]
     title: Localized
-    source: Source
+    # The first source is the default of every item in the pack that names none.
+    sources: tuple[Source, ...] = Field(min_length=1)
     areas: tuple[Area, ...] = ()
     service_types: tuple[ServiceType, ...] = ()
     topics: tuple[Topic, ...] = ()
@@ -183,6 +209,10 @@ class Library(_Model):
         return text(localized, locale, self.locales)
 
     @cached_property
+    def sources(self) -> list[Source]:
+        return [s for p in self.packs for s in p.sources]
+
+    @cached_property
     def areas(self) -> list[Area]:
         return [a for p in self.packs for a in p.areas]
 
@@ -210,6 +240,10 @@ class Library(_Model):
     @cached_property
     def questions(self) -> list[QuizQuestion]:
         return [q for quiz in self.quizzes for q in quiz.questions]
+
+    @cached_property
+    def _sources(self) -> dict[str, Source]:
+        return _index(self.sources)
 
     @cached_property
     def _areas(self) -> dict[str, Area]:
@@ -246,6 +280,9 @@ class Library(_Model):
     @cached_property
     def _questions(self) -> dict[str, QuizQuestion]:
         return _index(self.questions)
+
+    def source(self, source_id: str) -> Source:
+        return self._sources[source_id]
 
     def area(self, area_id: str) -> Area:
         return self._areas[area_id]

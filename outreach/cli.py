@@ -144,19 +144,23 @@ def db_upgrade(revision: str = "head") -> None:
 
 @content_app.command("check")
 def content_check(verbose: bool = typer.Option(False, "--verbose", "-v", help="Every SMS row.")) -> None:
-    """Validate the content packs; exits non-zero on any error."""
-    from content import check_path
+    """Validate the content packs; exits non-zero on any error.
 
-    report = check_path(get_settings().content_dir)
-    worst: dict[str, tuple[int, str]] = {}
-    for row in report.sms:
-        if verbose:
-            typer.echo(f"sms {row.kind:9} {row.id:40} {row.locale:8} {row.chars:5} chars {row.encoding:6} {row.segments} seg")
-        if row.segments > worst.get(row.locale, (0, ""))[0]:
-            worst[row.locale] = (row.segments, f"{row.kind} {row.id}")
-    for locale, (segments, what) in sorted(worst.items()):
-        typer.echo(f"longest SMS in {locale}: {segments} segments ({what})")
-    typer.echo(f"{len(report.sms)} messages measured")
+    Prints each lesson's and FAQ answer's SMS parts per locale (with its source line),
+    and how often a guesser who answers the quiz by a fixed rule would pass."""
+    from content import check_path
+    from outreach.i18n import translator
+
+    settings = get_settings()
+    report = check_path(
+        settings.content_dir,
+        lambda locale: translator(locale, settings.locales_dir).gettext,
+        quiz_length=settings.quiz_length,
+        pass_mark=settings.pass_mark,
+    )
+    typer.echo(render_sms(report.sms, verbose))
+    for rate in report.guessers:
+        typer.echo(f"guesser always choosing {rate.strategy}: passes {rate.p_pass:.1%}")
     for warning in report.warnings:
         typer.echo(f"warning: {warning}")
     for error in report.errors:
@@ -165,6 +169,25 @@ def content_check(verbose: bool = typer.Option(False, "--verbose", "-v", help="E
         typer.echo(f"{len(report.errors)} error(s)", err=True)
         raise typer.Exit(1)
     typer.echo("content OK")
+
+
+def render_sms(rows: list[Any], verbose: bool) -> str:
+    """One line per message (kind, id, then segments and encoding per locale); without
+    ``verbose``, only lessons and FAQ answers, the messages capped at 3 parts."""
+    per: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        if verbose or row.kind in ("lesson", "faq"):
+            per.setdefault((row.kind, row.id), {})[row.locale] = row
+    locales = sorted({row.locale for row in rows})
+    lines = [f"{'kind':11} {'id':34} " + " ".join(f"{loc:>16}" for loc in locales)]
+    for (kind, ident), by_locale in per.items():
+        cells = []
+        for loc in locales:
+            r = by_locale.get(loc)
+            cells.append(f"{r.segments} sms {r.chars:>3} {r.encoding:>5}" if r else "-")
+        lines.append(f"{kind:11} {ident:34} " + " ".join(f"{c:>16}" for c in cells))
+    lines.append(f"{len(rows)} messages measured (source line included)")
+    return "\n".join(lines)
 
 
 @content_app.command("export")

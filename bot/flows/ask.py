@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from content.cite import answer_message
+
 from bot.context import Ctx
 from bot.flows.base import Step, reprompt
-from bot.flows.learn import source_line
 from bot.text import CJK, as_number, has_words
 from bot.contract import Choice, QuestionUnanswered
 
@@ -65,10 +66,7 @@ def answer_in_passing(ctx: Ctx, raw: str) -> bool:
         return False
     entry = ranked[0].entry
     locale = ctx.locale if ctx.contact.language else ("zh_Hans" if CJK.search(raw) else "en")
-    source = engine.translator(locale).gettext(
-        "Source: policy document {doc}, clause {clause}").format(
-            doc=engine.source_doc, clause=entry.clause)
-    ctx.say(f"{engine.library.t(entry.answer, locale)}\n\n{source}")
+    ctx.say(answer_message(engine.library, entry, locale, engine.translator(locale).gettext))
     return True
 
 
@@ -81,7 +79,7 @@ def answer(ctx: Ctx, raw: str) -> None:
     if top is not None and top.score >= engine.matcher.threshold:
         entry = top.entry
         ctx.say(
-            f"{ctx.t(entry.answer)}\n\n{source_line(ctx, entry.clause)}\n\n"
+            answer_message(engine.library, entry, ctx.locale, ctx.gettext) + "\n\n"
             + ctx.gettext("Anything else? Type another question, or go back to the menu."),
             choices,
         )

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
+from content.cite import lesson_message
+
 from bot.context import Ctx
 from bot.flows.base import Step
 from bot.contract import Choice
-
-
-def source_line(ctx: Ctx, clause: str) -> str:
-    return ctx.gettext("Source: policy document {doc}, clause {clause}").format(
-        doc=ctx.engine.source_doc, clause=clause
-    )
 
 
 class Topics(Step):
@@ -89,7 +85,4 @@ def show_lesson(ctx: Ctx, topic_id: str, lesson_id: str) -> None:
     lesson = ctx.engine.library.lesson(lesson_id)
     ctx.goto(Lesson.name, topic=topic_id, lesson=lesson_id)
     step = ctx.engine.steps[Lesson.name]
-    ctx.say(
-        f"{ctx.t(lesson.title)}\n\n{ctx.t(lesson.body)}\n\n{source_line(ctx, lesson.clause)}",
-        step.choices(ctx),
-    )
+    ctx.say(lesson_message(ctx.engine.library, lesson, ctx.locale, ctx.gettext), step.choices(ctx))

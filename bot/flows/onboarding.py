@@ -152,8 +152,9 @@ class District(OnboardingStep):
 def all_set(ctx: Ctx) -> None:
     ctx.say(
         ctx.gettext(
-            "Thank you, you are all set! Wherever you live now, you have the right to "
-            "the same free family-planning and health services as local residents."
+            "Thank you, you are all set! Where you live now, you can use the same free basic "
+            "health and family-planning services as people with a local hukou, by the rules "
+            "of that place."
         )
     )
     resume(ctx)
@@ -203,8 +204,9 @@ class Place(Step):
             ctx.say(ctx.gettext(
                 "Thank you! There is no service point in {place} in our list yet, so booking "
                 "a checkup is not possible there, but everything else is yours: lessons, "
-                "questions and the quiz. Wherever you live now, you have the right to the "
-                "same free family-planning and health services as local residents."
+                "questions and the quiz. Where you live now, you can use the same free basic "
+                "health and family-planning services as people with a local hukou, by the "
+                "rules of that place."
             ).format(place=name))
             resume(ctx)
             return

@@ -3,35 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
+
+from content.cite import source_line
+from content.fairness import draw, option_order
 
 from bot.context import Ctx
 from bot.flows.base import Step
-from bot.flows.learn import source_line
 from bot.contract import Choice, QuizAbandoned, QuizAnswered, QuizCompleted, QuizStarted
 
 
-def draw(ctx: Ctx) -> list[str]:
-    """Spread the draw over the service areas: one per area in turn, in random order."""
-    quiz = ctx.engine.quiz
-    by_area: dict[str, list[str]] = defaultdict(list)
-    for question in quiz.questions:
-        by_area[question.area].append(question.id)
-    pools = [ctx.rng.sample(ids, len(ids)) for ids in by_area.values()]
-    ctx.rng.shuffle(pools)
-    n = min(ctx.engine.quiz_length, len(quiz.questions))
-    picked: list[str] = []
-    while len(picked) < n:
-        for pool in pools:
-            if pool and len(picked) < n:
-                picked.append(pool.pop())
-    ctx.rng.shuffle(picked)
-    return picked
-
-
 def start_quiz(ctx: Ctx) -> None:
+    """Questions spread over the areas, each with its options in an order of this
+    person's own (see content.fairness: a fixed position must not pass)."""
     abandon_quiz(ctx)
-    questions = draw(ctx)
+    engine = ctx.engine
+    questions = draw(engine.quiz, engine.quiz_length, ctx.rng)
+    orders = [option_order(engine.library.question(q), ctx.rng) for q in questions]
     attempt = uuid.UUID(int=ctx.rng.getrandbits(128), version=4).hex
     ctx.record(QuizStarted(attempt, ctx.engine.quiz.id, ctx.locale, tuple(questions)))
     ctx.say(
@@ -39,7 +26,7 @@ def start_quiz(ctx: Ctx) -> None:
             n=len(questions)
         )
     )
-    ctx.enter(Question.name, attempt=attempt, questions=questions, i=0, correct=0)
+    ctx.enter(Question.name, attempt=attempt, questions=questions, orders=orders, i=0, correct=0)
 
 
 def abandon_quiz(ctx: Ctx) -> None:
@@ -62,7 +49,11 @@ class Question(Step):
         )
 
     def choices(self, ctx: Ctx) -> list[Choice]:
-        return [Choice(f"opt:{o.id}", ctx.t(o.text)) for o in self._question(ctx).options]
+        question = self._question(ctx)
+        data = ctx.state.data
+        # A quiz started before options were shuffled has no orders: the file's order.
+        order = data["orders"][data["i"]] if "orders" in data else [o.id for o in question.options]
+        return [Choice(f"opt:{oid}", ctx.t(question.option(oid).text)) for oid in order]
 
     def on_choice(self, ctx: Ctx, choice: Choice) -> None:
         _ = ctx.gettext
@@ -77,7 +68,8 @@ class Question(Step):
             if correct
             else _("Not quite. The right answer is: {answer}").format(answer=ctx.t(right.text))
         )
-        ctx.say(f"{verdict}\n{ctx.t(question.explanation)}\n{source_line(ctx, question.clause)}")
+        source = source_line(ctx.engine.library, question, ctx.locale, ctx.gettext)
+        ctx.say(f"{verdict}\n{ctx.t(question.explanation)}\n{source}")
         data = {**data, "i": data["i"] + 1, "correct": data["correct"] + int(correct)}
         if data["i"] < len(data["questions"]):
             ctx.enter(Question.name, **data)

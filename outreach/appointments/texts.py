@@ -110,10 +110,10 @@ def no_show_text(tr: Translator, library: Library, visit: Visit) -> str:
     _ = tr.gettext
     point, _address = _where(visit, tr.locale)
     return "\n".join((
-        _("We missed you at {point} on {when}.").format(
+        _("We did not see you at {point} on {when} - no problem, it happens.").format(
             point=point, when=when(tr.locale, visit.starts_at, visit.timezone)
         ),
-        _("You can still come for: {service}. Reply BOOK to choose a new time.").format(
+        _("Would you like a new time for: {service}? Reply BOOK to choose one.").format(
             service=service_title(library, visit.service_type, tr.locale)
         ),
     ))

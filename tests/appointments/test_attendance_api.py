@@ -102,7 +102,7 @@ async def test_no_show_sends_one_offer_to_rebook(
     assert offer.status == OutboxStatus.pending and offer.idempotency_key == f"appointment:{aid}:no_show"
     assert before <= offer.due_at <= utcnow()
     assert offer.expires_at is not None and offer.expires_at - offer.due_at == timedelta(days=7)
-    assert offer.body.startswith("We missed you at Nanshan Family Health Station on ")
+    assert offer.body.startswith("We did not see you at Nanshan Family Health Station on ")
     assert offer.choices == [{"id": f"appointment:{aid}:rebook", "label": "Book a new time"}]
     assert all(r.status == OutboxStatus.cancelled for r in rows if r.purpose == Purpose.reminder)
     assert await records(services) == []

@@ -51,7 +51,7 @@ async def test_an_sms_reminder_answered_with_a_number(sms_server: SmsServer) -> 
     before = len(s.sent_to(PHONE))
     await send_due_reminders(s.services)
     reminder = (await s.wait_sent(PHONE, before + 1))[-1]["body"]
-    assert reminder.startswith("Reminder: Free pregnancy & IUD checkup on ")
+    assert reminder.startswith("Reminder: Free IUD & pregnancy check on ")
     assert "Reply 1 or CONFIRM to confirm" in reminder
     # (Not s.converse: the other reminder waits in the outbox for its time.)
     assert (await s.inbound(PHONE, "1")).status_code == 200

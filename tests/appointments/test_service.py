@@ -111,7 +111,7 @@ async def test_reminders_are_scheduled_at_the_offsets(services: Container) -> No
         f"appointment:{aid}:0:2030-01-08T02:00:00+00:00:remind:120",
     ]
     assert rows[0].channel == "sim" and rows[0].address == "p" and rows[0].contact_id == cid
-    assert rows[0].body.startswith("Reminder: Free pregnancy & IUD checkup on Tuesday, January 8, 2030, 10:00 AM.")
+    assert rows[0].body.startswith("Reminder: Free IUD & pregnancy check on Tuesday, January 8, 2030, 10:00 AM.")
     assert [c["id"] for c in rows[0].choices or []] == [
         f"appointment:{aid}:confirm", f"appointment:{aid}:change", f"appointment:{aid}:cancel"
     ]

@@ -36,7 +36,7 @@ def test_when_is_on_the_points_clock() -> None:
 def test_english_reminder(library: Library) -> None:
     text = texts.reminder_text(translator("en", LOCALES), library, visit())
     assert text.splitlines() == [
-        "Reminder: Free pregnancy & IUD checkup on Monday, March 2, 2026, 9:30 AM.",
+        "Reminder: Free IUD & pregnancy check on Monday, March 2, 2026, 9:30 AM.",
         "Where: Nanshan Family Health Station, 1 Nanshan Avenue.",
         "Reply 1 or CONFIRM to confirm, 2 or CHANGE to reschedule, 3 or CANCEL to cancel.",
     ]
@@ -46,7 +46,7 @@ def test_english_reminder(library: Library) -> None:
 
 def test_chinese_reminder_names_the_point_and_time_in_chinese(library: Library) -> None:
     text = texts.reminder_text(translator("zh_Hans", LOCALES), library, visit(language="zh_Hans"))
-    assert "免费孕情环情检查" in text
+    assert "免费查环查孕" in text
     assert "2026年3月2日星期一 09:30" in text
     assert "南山区计生服务站" in text and "南山大道1号" in text
     assert "Nanshan" not in text
@@ -70,9 +70,12 @@ def test_reminder_choices_name_the_appointment() -> None:
 def test_no_show_offers_to_rebook(library: Library) -> None:
     tr = translator("en", LOCALES)
     assert texts.no_show_text(tr, library, visit()).splitlines() == [
-        "We missed you at Nanshan Family Health Station on Monday, March 2, 2026, 9:30 AM.",
-        "You can still come for: Free pregnancy & IUD checkup. Reply BOOK to choose a new time.",
+        "We did not see you at Nanshan Family Health Station on Monday, March 2, 2026, 9:30 AM"
+        " - no problem, it happens.",
+        "Would you like a new time for: Free IUD & pregnancy check? Reply BOOK to choose one.",
     ]
+    zh = texts.no_show_text(translator("zh_Hans", LOCALES), library, visit())
+    assert "没关系" in zh and "没有按时" not in zh  # no blame, in either language
     assert texts.no_show_choices(tr, visit()) == [
         {"id": "appointment:42:rebook", "label": "Book a new time"}
     ]
@@ -81,7 +84,7 @@ def test_no_show_offers_to_rebook(library: Library) -> None:
 def test_summary_and_unknown_service_type(library: Library) -> None:
     tr = translator("en", LOCALES)
     assert texts.summary(tr, library, visit()) == (
-        "Free pregnancy & IUD checkup: Monday, March 2, 2026, 9:30 AM, Nanshan Family Health Station"
+        "Free IUD & pregnancy check: Monday, March 2, 2026, 9:30 AM, Nanshan Family Health Station"
     )
     # A service type the content no longer has is named by its id rather than crashing.
     assert texts.summary(tr, library, visit(service_type="retired")).startswith("retired: ")

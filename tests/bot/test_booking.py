@@ -58,7 +58,7 @@ async def test_book_list_reschedule_and_cancel(client: httpx.AsyncClient, servic
     times = [c for c in chat.choice_ids if c.startswith("at:")]
     assert len(times) == 8 and chat.label(times[0]).endswith("(3)")  # 08:00–12:00, 30 min
     await chat.pick(times[0])
-    assert "Book Free pregnancy & IUD checkup at Nanshan Family Health Station" in chat.text
+    assert "Book Free IUD & pregnancy check at Nanshan Family Health Station" in chat.text
     await chat.pick("yes")
     assert "Booked" in chat.text and chat.choice_ids[0] == "learn"
     appointment = await one(services, "SELECT id, status, starts_at FROM appointment")
@@ -181,7 +181,7 @@ async def test_a_missed_visit_offers_to_rebook(client: httpx.AsyncClient, servic
             raw, appointment_id, AppointmentStatus.no_show, utcnow())
     await services.dispatcher.drain_once()
     inbox = (await client.get("/api/v1/simulator/outbox", params={"contact": "missed"})).json()
-    assert ["We missed you" in m["text"] for m in inbox["messages"]] == [True]
+    assert ["We did not see you" in m["text"] for m in inbox["messages"]] == [True]
     await chat.send("1")
     assert chat.choice_ids[0].startswith("day:")  # rebooking at the same point
     await chat.pick(chat.choice_ids[0])

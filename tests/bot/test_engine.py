@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from bot import ContactView, DialogState, Engine, Turn
-from bot.contract import ConsentChanged, LinkCodeIssued, QuizStarted
+from bot.contract import ConsentChanged, LinkCodeIssued, QuizCompleted, QuizStarted
 from bot.flows.link import digest
 from bot.requests import (
     Book,
@@ -142,6 +142,31 @@ def test_a_quiz_draws_its_questions_from_the_random_source_it_is_given(engine: E
     assert first_question(3) == first_question(3)
     drawn = {first_question(seed) for seed in range(8)}
     assert len(drawn) > 1  # the seed decides; nothing else does
+
+
+@pytest.mark.parametrize("button", [0, -1])
+def test_a_fixed_button_rarely_passes_because_options_are_shuffled_per_person(
+    engine: Engine, button: int
+) -> None:
+    """Real people pressing the same button every time (the first, the last) pass about
+    as often as random guessing on four options (1.6% at 4 of 5), not as often as the
+    bank's letter order would allow; and two people see the same question's options in
+    different orders."""
+    people, passed = 400, 0
+    orders: dict[str, set[tuple[str, ...]]] = {}
+    for seed in range(people):
+        person = Person(engine, seed=seed)
+        person.onboard()
+        turn = person.pick("quiz")
+        for _ in range(engine.quiz_length):
+            question = person.state.data["questions"][person.state.data["i"]]
+            options = [c for c in person.choice_ids if c.startswith("opt:")]
+            orders.setdefault(question, set()).add(tuple(options))
+            turn = person.pick(options[button])
+        (done,) = [e for e in turn.events if isinstance(e, QuizCompleted)]
+        passed += done.n_correct >= engine.pass_mark * done.n_questions - 1e-9
+    assert passed / people <= 0.05, passed
+    assert max(len(seen) for seen in orders.values()) > 1
 
 
 def booking_handlers(booked: list[Book]) -> dict[type, Callable[[Any], Any]]:

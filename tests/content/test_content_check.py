@@ -10,12 +10,35 @@ import pytest
 import yaml
 
 from content import CheckReport, ContentError, check_library, check_path, load_library
+from content.check import GettextFor
 
 Data = dict[str, dict[str, Any]]
 
 
 def L(zh: str, en: str) -> dict[str, str]:  # noqa: N802 - reads like the YAML
     return {"zh_Hans": zh, "en": en}
+
+
+def fair_questions(n: int = 8) -> list[dict[str, Any]]:
+    """``n`` four-option questions that no fixed rule passes: the right option's length
+    rank turns with each question, and only some right options are the generous one."""
+    questions = []
+    for i in range(n):
+        options = [
+            {"id": oid, "text": L("问" * (k + 1), "w" * (k + 1))} for k, oid in enumerate("abcd")
+        ]
+        correct = "abcd"[i % 4]
+        questions.append({
+            "id": f"q-{i + 1}",
+            "area": "family_planning",
+            "clause": "三(二)2",
+            "text": L("免费吗？", "Free?"),
+            "options": options,
+            "correct": correct,
+            "generous": correct if i % 4 == 0 else "abcd"[(i + 1) % 4],
+            "explanation": L("免费。", "It is free."),
+        })
+    return questions
 
 
 def minimal_pack(pack_id: str = "mini") -> Data:
@@ -26,7 +49,10 @@ def minimal_pack(pack_id: str = "mini") -> Data:
             "version": 1,
             "locales": ["zh_Hans", "en"],
             "title": L("小包", "Mini pack"),
-            "source": {"doc": "人口流管〔2010〕69号", "date": "2010-09-21", "title": L("意见", "Guidance")},
+            "sources": [
+                {"id": f"{pack_id}-guidance", "doc": "人口流管〔2010〕69号", "date": "2010-09-21",
+                 "name": L("69号文", "guidance 69"), "title": L("意见", "Guidance")},
+            ],
             "areas": [{"id": "family_planning", "clause": "三(二)2", "title": L("计生", "Family planning")}],
             "service_types": [
                 {"id": "contraceptives", "area": "family_planning", "clause": "三(二)2", "title": L("药具", "Contraceptives")}
@@ -70,25 +96,13 @@ def minimal_pack(pack_id: str = "mini") -> Data:
                 {
                     "id": "basics",
                     "title": L("测验", "Quiz"),
-                    "draw": 1,
-                    "questions": [
-                        {
-                            "id": "q-1",
-                            "area": "family_planning",
-                            "clause": "三(二)2",
-                            "text": L("免费吗？", "Free?"),
-                            "options": [
-                                {"id": "a", "text": L("是", "Yes")},
-                                {"id": "b", "text": L("否", "No")},
-                            ],
-                            "correct": "a",
-                            "explanation": L("免费。", "It is free."),
-                        }
-                    ],
+                    "draw": 5,
+                    "questions": fair_questions(),
                 }
             ]
         },
     }
+
 
 
 def write_pack(root: Path, data: Data, name: str | None = None) -> Path:
@@ -103,7 +117,15 @@ def check(tmp_path: Path, mutate: Callable[[Data], None]) -> CheckReport:
     data = minimal_pack()
     mutate(data)
     write_pack(tmp_path, data)
-    return check_path(tmp_path)
+    return check_path(tmp_path, GETTEXT_FOR)
+
+
+def _identity(message: str) -> str:
+    return message
+
+
+# The English msgids word the source lines (the shipped catalogs are tested elsewhere).
+GETTEXT_FOR: GettextFor = lambda locale: _identity  # noqa: E731
 
 
 def assert_one_error(report: CheckReport, *needles: str) -> None:
@@ -132,12 +154,14 @@ def test_minimal_pack_is_clean(tmp_path: Path) -> None:
     assert {row.locale for row in report.sms} == {"zh_Hans", "en"}
 
 
-def test_sms_rows_measure_each_message(tmp_path: Path) -> None:
+def test_sms_rows_measure_each_message_with_its_source_line(tmp_path: Path) -> None:
     report = check(tmp_path, lambda d: None)
     row = next(r for r in report.sms if r.kind == "faq" and r.locale == "en")
-    assert (row.id, row.chars, row.encoding, row.segments) == ("is-it-free", 11, "GSM-7", 1)
+    sent = "It is free.\n\nSource: guidance 69, section 3(2)2"  # English numbers in English
+    assert (row.id, row.chars, row.encoding, row.segments) == ("is-it-free", len(sent), "GSM-7", 1)
     row = next(r for r in report.sms if r.kind == "lesson" and r.id == "fp-1" and r.locale == "zh_Hans")
-    assert (row.chars, row.encoding, row.segments) == (3, "UCS-2", 1)
+    sent = "免费\n\n免费。\n\nSource: 69号文, section 三(二)2"
+    assert (row.chars, row.encoding, row.segments) == (len(sent), "UCS-2", 1)
 
 
 # --- duplicate ids --------------------------------------------------------------------
@@ -174,7 +198,7 @@ def test_duplicate_ids_across_packs(tmp_path: Path) -> None:
     second["pack.yaml"]["areas"] = []
     second["pack.yaml"]["service_types"] = []
     write_pack(tmp_path, second)  # only its FAQ: the same entry id as the first pack's
-    report = check_path(tmp_path)
+    report = check_path(tmp_path, GETTEXT_FOR)
     assert_one_error(report, "faq entry 'is-it-free'", "2 times")
 
 
@@ -211,8 +235,8 @@ def test_unclaimed_locale_is_a_warning(tmp_path: Path) -> None:
 
 
 def test_correct_is_not_an_option(tmp_path: Path) -> None:
-    report = check(tmp_path, lambda d: question(d).update(correct="c"))
-    assert_one_error(report, "question 'q-1'", "correct answer 'c'")
+    report = check(tmp_path, lambda d: question(d).update(correct="z"))
+    assert_one_error(report, "question 'q-1'", "correct answer 'z'")
 
 
 def test_option_ids_not_unique(tmp_path: Path) -> None:
@@ -220,14 +244,14 @@ def test_option_ids_not_unique(tmp_path: Path) -> None:
     assert_one_error(report, "question 'q-1'", "option id 'a' is used 2 times")
 
 
-def test_fewer_than_two_options(tmp_path: Path) -> None:
+def test_fewer_than_four_options(tmp_path: Path) -> None:
     report = check(tmp_path, lambda d: question(d)["options"].pop())
-    assert_one_error(report, "question 'q-1'", "at least 2")
+    assert_one_error(report, "question 'q-1'", "at least 4")
 
 
 def test_draw_more_than_questions(tmp_path: Path) -> None:
-    report = check(tmp_path, lambda d: d["quiz.yaml"]["quizzes"][0].update(draw=2))
-    assert_one_error(report, "quiz 'basics'", "draw 2")
+    report = check(tmp_path, lambda d: d["quiz.yaml"]["quizzes"][0].update(draw=9))
+    assert_one_error(report, "quiz 'basics'", "draw 9")
 
 
 def test_draw_zero(tmp_path: Path) -> None:
@@ -304,7 +328,7 @@ def test_few_phrasings_warns(tmp_path: Path) -> None:
 def test_invalid_yaml_names_file_and_line(tmp_path: Path) -> None:
     directory = write_pack(tmp_path, minimal_pack())
     (directory / "faq.yaml").write_text("faq:\n  - id: x\n    answer: {en: [unclosed\n", encoding="utf-8")
-    report = check_path(tmp_path)
+    report = check_path(tmp_path, GETTEXT_FOR)
     assert len(report.errors) == 1
     assert "faq.yaml" in report.errors[0] and "invalid YAML at line" in report.errors[0]
 
@@ -324,13 +348,13 @@ def test_duplicate_yaml_key(tmp_path: Path) -> None:
     directory = write_pack(tmp_path, minimal_pack())
     text = (directory / "pack.yaml").read_text(encoding="utf-8")
     (directory / "pack.yaml").write_text(text + "version: 2\n", encoding="utf-8")
-    report = check_path(tmp_path)
+    report = check_path(tmp_path, GETTEXT_FOR)
     assert "pack.yaml" in report.errors[0] and "duplicate key 'version'" in report.errors[0]
 
 
 def test_pack_id_must_match_directory(tmp_path: Path) -> None:
     write_pack(tmp_path, minimal_pack(), name="other-name")
-    report = check_path(tmp_path)
+    report = check_path(tmp_path, GETTEXT_FOR)
     assert "must match its directory name" in report.errors[0]
 
 
@@ -343,7 +367,7 @@ def test_missing_pack_file(tmp_path: Path) -> None:
 
 
 def test_missing_root(tmp_path: Path) -> None:
-    report = check_path(tmp_path / "nowhere")
+    report = check_path(tmp_path / "nowhere", GETTEXT_FOR)
     assert "does not exist" in report.errors[0]
 
 
@@ -353,7 +377,7 @@ def test_optional_files_may_be_absent(tmp_path: Path) -> None:
     write_pack(tmp_path, data)
     library = load_library(tmp_path)
     assert library.faq == [] and library.quizzes == []
-    assert check_library(library).errors == []
+    assert check_library(library, GETTEXT_FOR).errors == []
 
 
 def test_hidden_directories_are_not_packs(tmp_path: Path) -> None:
@@ -372,3 +396,142 @@ def test_library_locales_are_the_intersection(tmp_path: Path) -> None:
     del second["topics.yaml"], second["faq.yaml"], second["quiz.yaml"]
     write_pack(tmp_path, second)
     assert load_library(tmp_path).locales == ["zh_Hans", "en"]
+
+
+# --- citations ------------------------------------------------------------------------
+
+
+def add_law(d: Data, refs: str = "articles") -> None:
+    d["pack.yaml"]["sources"].append(
+        {"id": "law", "doc": "某法", "date": "2021-08-20", "refs": refs,
+         "name": L("《某法》", "Some Law"), "title": L("某法", "Some Law")}
+    )
+
+
+def test_items_cite_the_packs_first_source_by_default(tmp_path: Path) -> None:
+    data = minimal_pack()
+    write_pack(tmp_path, data)
+    library = load_library(tmp_path)
+    assert {x.source for x in [*library.lessons, *library.faq, *library.questions]} == {"mini-guidance"}
+
+
+def test_a_pack_needs_a_source(tmp_path: Path) -> None:
+    report = check(tmp_path, lambda d: d["pack.yaml"].update(sources=[]))
+    assert "sources" in report.errors[0] and "at least 1" in report.errors[0]
+
+
+def test_unknown_source(tmp_path: Path) -> None:
+    report = check(tmp_path, lambda d: lesson(d).update(source="nope"))
+    assert_one_error(report, "lesson 'fp-1'", "source 'nope' does not exist")
+
+
+def test_article_citation(tmp_path: Path) -> None:
+    def mutate(d: Data) -> None:
+        add_law(d)
+        d["faq.yaml"]["faq"][0].update(source="law", clause="18")
+
+    report = check(tmp_path, mutate)
+    assert report.errors == []
+    row = next(r for r in report.sms if r.kind == "faq" and r.locale == "en")
+    assert row.chars == len("It is free.\n\nSource: Some Law, article 18")
+
+
+@pytest.mark.parametrize("clause", ["第十八条", "三(二)2", "0", "18a", None])
+def test_bad_article_citation(tmp_path: Path, clause: str | None) -> None:
+    def mutate(d: Data) -> None:
+        add_law(d)
+        d["faq.yaml"]["faq"][0].update(source="law", clause=clause)
+
+    assert_one_error(check(tmp_path, mutate), "faq 'is-it-free'", "article")
+
+
+def test_a_decision_is_cited_whole_by_date(tmp_path: Path) -> None:
+    def mutate(d: Data) -> None:
+        add_law(d, refs="none")
+        d["faq.yaml"]["faq"][0].update(source="law")
+        del d["faq.yaml"]["faq"][0]["clause"]
+
+    report = check(tmp_path, mutate)
+    assert report.errors == []
+    row = next(r for r in report.sms if r.kind == "faq" and r.locale == "en")
+    assert row.chars == len("It is free.\n\nSource: Some Law, August 20, 2021")
+
+
+def test_a_decision_has_no_clause(tmp_path: Path) -> None:
+    def mutate(d: Data) -> None:
+        add_law(d, refs="none")
+        d["faq.yaml"]["faq"][0].update(source="law", clause="3")
+
+    assert_one_error(check(tmp_path, mutate), "faq 'is-it-free'", "cited whole")
+
+
+def test_source_date_must_be_iso(tmp_path: Path) -> None:
+    report = check(tmp_path, lambda d: d["pack.yaml"]["sources"][0].update(date="2010年9月21日"))
+    assert_one_error(report, "source 'mini-guidance'", "ISO date")
+
+
+# --- house rules of wording and SMS cost ---------------------------------------------
+
+
+def test_english_without_chinese(tmp_path: Path) -> None:
+    report = check(tmp_path, lambda d: lesson(d)["body"].update(en="Ask at the 社区 office."))
+    assert "lesson 'fp-1'" in report.errors[0] and "Chinese characters" in report.errors[0]
+
+
+def test_english_stays_gsm7(tmp_path: Path) -> None:
+    report = check(tmp_path, lambda d: lesson(d)["body"].update(en="It’s free."))
+    assert_one_error(report, "lesson 'fp-1'", "UCS-2")
+
+
+def test_one_register(tmp_path: Path) -> None:
+    report = check(tmp_path, lambda d: d["faq.yaml"]["faq"][0]["answer"].update(zh_Hans="你不用付钱。"))
+    assert_one_error(report, "faq 'is-it-free'", "您")
+
+
+def test_phrasings_may_say_ni(tmp_path: Path) -> None:
+    report = check(tmp_path, lambda d: d["faq.yaml"]["faq"][0]["questions"]["zh_Hans"].append("你们收钱吗"))
+    assert report.errors == []
+
+
+def test_people_with_a_local_hukou(tmp_path: Path) -> None:
+    report = check(tmp_path, lambda d: lesson(d)["body"].update(en="Free, as for local residents."))
+    assert_one_error(report, "lesson 'fp-1'", "local hukou")
+
+
+def test_more_than_three_sms(tmp_path: Path) -> None:
+    report = check(tmp_path, lambda d: d["faq.yaml"]["faq"][0]["answer"].update(zh_Hans="免费" * 100))
+    assert any("faq 'is-it-free'" in e and "4 SMS parts" in e for e in report.errors), report.errors
+
+
+# --- a fair quiz ----------------------------------------------------------------------
+
+
+def test_fair_quiz_reports_every_rule(tmp_path: Path) -> None:
+    report = check(tmp_path, lambda d: None)
+    rules = {r.strategy: r.p_pass for r in report.guessers}
+    assert "the first option" in rules and "the most generous option" in rules
+    assert "the longest option (en)" in rules and "anything but the longest option (zh_Hans)" in rules
+    assert max(rules.values()) <= 0.05
+
+
+def test_always_the_longest_passes_an_unfair_quiz(tmp_path: Path) -> None:
+    def mutate(d: Data) -> None:
+        for q in d["quiz.yaml"]["quizzes"][0]["questions"]:
+            q["correct"] = "d"  # the longest option in both languages, every time
+
+    report = check(tmp_path, mutate)
+    assert any("always picks the longest option (en)" in e for e in report.errors), report.errors
+
+
+def test_always_the_generous_passes_an_unfair_quiz(tmp_path: Path) -> None:
+    def mutate(d: Data) -> None:
+        for q in d["quiz.yaml"]["quizzes"][0]["questions"]:
+            q["generous"] = q["correct"]
+
+    report = check(tmp_path, mutate)
+    assert any("always picks the most generous option" in e for e in report.errors), report.errors
+
+
+def test_generous_must_be_an_option(tmp_path: Path) -> None:
+    report = check(tmp_path, lambda d: question(d).update(generous="z"))
+    assert_one_error(report, "question 'q-1'", "generous option 'z'")

@@ -44,7 +44,7 @@ HELD_OUT: dict[str, tuple[str, str]] = {
     "follow-up": ("为什么做完手术还有人打电话来", "why did someone call me after my visit"),
     "privacy-records": ("我的档案别人能看到吗", "are my records kept private"),
     "real-name-registration": ("生孩子要实名登记吗", "do I have to register my real name for giving birth"),
-    "reward-long-acting": ("长效避孕能拿奖励吗", "do couples get a reward for long-acting contraception"),
+    "contraception-rewards": ("长效避孕能拿奖励吗", "do couples get a reward for long-acting contraception"),
     "leave-after-surgery": ("做了节育手术有几天假", "how much time off after a family planning operation"),
     "late-marriage-leave": ("晚婚能多放假吗", "is there extra leave for late marriage"),
 }

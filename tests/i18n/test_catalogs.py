@@ -77,3 +77,16 @@ def test_chinese_catalog_is_chinese() -> None:
 )
 def test_negotiate(tag: str | None, expected: str) -> None:
     assert negotiate(tag) == expected
+
+
+def test_one_register_in_chinese() -> None:
+    """The bot says 您 throughout, as the content does (content check enforces it there)."""
+    for message in _catalog("zh_Hans"):
+        if message.id:
+            assert "你" not in message.string, message.id
+
+
+def test_english_says_people_with_a_local_hukou() -> None:
+    for message in _catalog("en"):
+        if message.id:
+            assert "local resident" not in str(message.string).lower(), message.id

@@ -450,7 +450,7 @@ def test_a_reminder_arrives_on_the_page_and_is_answered(
     before = page.locator(BOT).count()
     _in_thread(_book_and_remind(db_url, contact))
     # Nobody typed anything: the page fetches it by itself.
-    reminder = page.locator(BOT).filter(has_text="Reminder: Free pregnancy & IUD checkup")
+    reminder = page.locator(BOT).filter(has_text="Reminder: Free IUD & pregnancy check")
     expect(reminder).to_have_count(1, timeout=20_000)
     assert page.locator(BOT).count() == before + 1
     assert choice_labels(page) == ["Confirm", "Reschedule", "Cancel appointment"]
