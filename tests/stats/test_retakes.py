@@ -29,6 +29,8 @@ STORIES: dict[str, tuple[list[tuple[float, int]], tuple[int, int]]] = {
     "came-back": ([(0, FAIL), (2, PASS), (31, PASS)], (0, 1)),
     # Day 10 ignored, day 35 counted (35 days after day 0), so latest is day 35's fail.
     "chain": ([(0, FAIL), (10, PASS), (35, FAIL)], (0, 0)),
+    # README's example: the same, then a pass 5 days after the counted day 35.
+    "chain-then-pass": ([(0, FAIL), (10, PASS), (35, FAIL), (40, PASS)], (0, 0)),
     # Day 31 counts; day 40 is 40 days after the first but only 9 after day 31.
     "recounted": ([(0, FAIL), (31, FAIL), (40, PASS)], (0, 0)),
     "knew": ([(0, PASS), (3, FAIL)], (1, 1)),
