@@ -253,7 +253,8 @@ def stats_knowledge(
     by: Annotated[str | None, typer.Option("--by", help="city, district or language.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON.")] = False,
 ) -> None:
-    """The policy-knowledge rate, overall and by group (same numbers as the API)."""
+    """The policy-knowledge rate, overall and by group, on each person's first attempt and
+    on their latest counted one (same numbers as the API)."""
     from outreach.stats.service import GroupBy, knowledge_report
 
     try:

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     pass_mark: float = Field(0.8, gt=0, le=1)
     knowledge_target: float = Field(0.9, gt=0, le=1)
     suppress_below: int = Field(5, ge=1)
+    # The knowledge rate's latest attempt: after a person's first completed attempt, a
+    # retake counts only this many days or more after their previous counted one.
+    retake_days: int = Field(30, ge=0, le=3650)
     # Inbound text longer than this is not treated as a question.
     max_question_chars: int = Field(500, ge=20)
 

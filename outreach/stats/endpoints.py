@@ -26,7 +26,10 @@ async def get_knowledge(
     settings: Annotated[Settings, Provided(Settings)],
     group_by: Annotated[GroupBy | None, Query(description="Split by this attribute.")] = None,
 ) -> KnowledgeReport:
-    """Policy-knowledge rate (target ≥ 90%): unique respondents, latest completed attempt."""
+    """Policy-knowledge rate (target ≥ 90%) over unique respondents, twice: `first` on each
+    person's first completed attempt (what people knew), `latest` on their latest counted
+    attempt (what they know after learning; a retake counts only `retake_days` or more
+    after their previous counted attempt)."""
     return await knowledge_report(session, settings, group_by)
 
 

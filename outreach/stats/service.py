@@ -1,19 +1,21 @@
-"""The policy-knowledge rate: share of unique respondents whose latest completed quiz
-attempt meets the pass mark, overall and by group, with n, a Wilson interval and
-small-cell suppression."""
+"""The policy-knowledge rate: the share of unique respondents who meet the pass mark,
+overall and by group, with n, a Wilson interval and small-cell suppression. Reported twice
+over the same people: on each person's **first** completed attempt (what people knew) and
+on their **latest counted** attempt (what they know after learning; a retake counts at most
+once per ``retake_days``, see ``outreach.stats.attempts``)."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel
-from sqlalchemy import case, func, literal, select
+from pydantic import BaseModel, Field
+from sqlalchemy import ColumnElement, func, literal, select
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from outreach.contacts.models import Contact
-from outreach.quizzes.models import AttemptStatus, QuizAttempt
 from outreach.settings import Settings
+from outreach.stats.attempts import counted_attempts
 from outreach.stats.wilson import wilson
 
 
@@ -36,12 +38,25 @@ class Group(Cell):
     key: str
 
 
+class Rate(BaseModel):
+    """The rate on one attempt per person: over everyone, and per group."""
+
+    overall: Cell
+    groups: list[Group] = Field(description="One per group, by key; empty without group_by.")
+
+
 class KnowledgeReport(BaseModel):
     target: float
     pass_mark: float
+    retake_days: int = Field(
+        description="After a person's first completed attempt, a retake counts only if it "
+                    "completed at least this many days after their previous counted one.")
     group_by: GroupBy | None
-    overall: Cell
-    groups: list[Group]
+    first: Rate = Field(
+        description="Each person's first completed attempt: what people knew before learning.")
+    latest: Rate = Field(
+        description="Each person's latest counted attempt: what they know after learning. "
+                    "The same people as `first` (the same n).")
 
 
 def cell(n: int, knowers: int, suppress_below: int) -> dict[str, object]:
@@ -58,6 +73,26 @@ def cell(n: int, knowers: int, suppress_below: int) -> dict[str, object]:
     }
 
 
+def _key(group_by: GroupBy | None) -> ColumnElement[str]:
+    if group_by is GroupBy.district:
+        return func.coalesce(Contact.city, "unknown") + literal("/") + func.coalesce(Contact.district, "unknown")
+    if group_by is not None:
+        return func.coalesce(getattr(Contact, group_by.value), "unknown")
+    return literal("all")
+
+
+def _rate(rows: list[tuple[str, int, int]], grouped: bool, suppress_below: int) -> Rate:
+    """``rows``: (key, n, knowers) per group."""
+    n = sum(r[1] for r in rows)
+    knowers = sum(r[2] for r in rows)
+    return Rate(
+        overall=Cell(**cell(n, knowers, suppress_below)),  # type: ignore[arg-type]
+        groups=[Group(key=k, **cell(gn, gk, suppress_below)) for k, gn, gk in rows]  # type: ignore[arg-type]
+        if grouped
+        else [],
+    )
+
+
 async def knowledge_rate(
     session: AsyncSession,
     *,
@@ -65,61 +100,39 @@ async def knowledge_rate(
     pass_mark: float,
     target: float,
     suppress_below: int,
+    retake_days: int,
 ) -> KnowledgeReport:
-    a = QuizAttempt.__table__.c  # type: ignore[attr-defined]
-    ranked = (
-        select(
-            a.contact_id,
-            a.n_correct,
-            a.n_questions,
-            func.row_number()
-            .over(partition_by=a.contact_id, order_by=(a.completed_at.desc(), a.id.desc()))
-            .label("rn"),
-        )
-        .where(a.status == AttemptStatus.completed)
-        .subquery()
-    )
-    # Integers compared with a tolerance so that 4/5 meets a pass mark of 0.8.
-    knower = case((ranked.c.n_correct >= ranked.c.n_questions * pass_mark - 1e-9, 1), else_=0)
-    if group_by is GroupBy.district:
-        key = func.coalesce(Contact.city, "unknown") + literal("/") + func.coalesce(Contact.district, "unknown")
-    elif group_by is not None:
-        key = func.coalesce(getattr(Contact, group_by.value), "unknown")
-    else:
-        key = literal("all")
+    people = counted_attempts(pass_mark=pass_mark, retake_days=retake_days).subquery()
+    key = _key(group_by)
     rows = (
         await session.exec(  # type: ignore[call-overload]
-            select(key.label("key"), func.count(), func.sum(knower))
-            .select_from(ranked.join(Contact, col(Contact.id) == ranked.c.contact_id))
-            .where(ranked.c.rn == 1)
+            select(key.label("key"), func.count(), func.sum(people.c.first_knows), func.sum(people.c.latest_knows))
+            .select_from(people.join(Contact, col(Contact.id) == people.c.contact_id))
             .group_by(key)
             .order_by(key)
         )
     ).all()
-    total_n = sum(r[1] for r in rows)
-    total_k = sum(int(r[2] or 0) for r in rows)
+    grouped = group_by is not None
     return KnowledgeReport(
         target=target,
         pass_mark=pass_mark,
+        retake_days=retake_days,
         group_by=group_by,
-        overall=Cell(**cell(total_n, total_k, suppress_below)),  # type: ignore[arg-type]
-        groups=[
-            Group(key=str(r[0]), **cell(r[1], int(r[2] or 0), suppress_below))  # type: ignore[arg-type]
-            for r in rows
-        ]
-        if group_by is not None
-        else [],
+        first=_rate([(str(r[0]), r[1], int(r[2] or 0)) for r in rows], grouped, suppress_below),
+        latest=_rate([(str(r[0]), r[1], int(r[3] or 0)) for r in rows], grouped, suppress_below),
     )
 
 
 async def knowledge_report(
     session: AsyncSession, settings: Settings, group_by: GroupBy | None
 ) -> KnowledgeReport:
-    """The knowledge rate with the service's configured pass mark, target and suppression."""
+    """The knowledge rate with the service's configured pass mark, target, retake rule and
+    suppression."""
     return await knowledge_rate(
         session,
         group_by=group_by,
         pass_mark=settings.pass_mark,
         target=settings.knowledge_target,
         suppress_below=settings.suppress_below,
+        retake_days=settings.retake_days,
     )

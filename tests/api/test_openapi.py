@@ -84,3 +84,16 @@ def test_every_text_field_of_a_request_has_a_length_limit(spec: dict[str, Any]) 
         for kind, body in op.get("requestBody", {}).get("content", {}).items():
             walk(body["schema"], f"{method} {path} body")
     assert unbounded == []
+
+
+def test_the_knowledge_rate_says_which_attempt_is_which(spec: dict[str, Any]) -> None:
+    """Issue #11, item 9: `first` and `latest` are required and described."""
+    ok = spec["paths"]["/api/v1/stats/knowledge"]["get"]["responses"]["200"]
+    ref = ok["content"]["application/json"]["schema"]["$ref"]
+    report = spec["components"]["schemas"][ref.rsplit("/", 1)[-1]]
+    assert {"first", "latest", "retake_days", "target", "pass_mark", "group_by"} <= set(report["required"])
+    assert "first completed attempt" in report["properties"]["first"]["description"]
+    assert "latest counted attempt" in report["properties"]["latest"]["description"]
+    assert "days" in report["properties"]["retake_days"]["description"]
+    rate = spec["components"]["schemas"]["Rate"]
+    assert set(rate["required"]) == {"overall", "groups"}

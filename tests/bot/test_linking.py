@@ -111,7 +111,7 @@ async def test_link_merges_the_sms_history_into_one_contact(both: Both) -> None:
 
     async with tg.services.db.session() as session:
         report = await knowledge_report(session, tg.services.settings, None)
-    assert report.overall.n == 1
+    assert report.first.overall.n == report.latest.overall.n == 1
     # And the same person texting again is the same contact, in the state Telegram left.
     await sms.converse(PHONE, "MENU")
     assert await both.sql("SELECT count(*) FROM contact") == 1

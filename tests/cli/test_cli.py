@@ -83,14 +83,33 @@ async def test_stats_knowledge_table_matches_the_api(
         await chat.pick("quiz")
         for _ in range(5):
             await chat.send("1")
+    token = await create_token(services, Role.coordinator)
+    api = (await client.get("/api/v1/stats/knowledge?group_by=city", headers=auth(token))).json()
     result = run("stats", "knowledge", "--by", "city", "--json", env={"OUTREACH_DATABASE_URL": db_url})
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert report["overall"]["n"] == 5 and report["groups"][0]["key"] == "shenzhen"
+    assert report == api
+    assert report["first"]["overall"]["n"] == report["latest"]["overall"]["n"] == 5
+    assert report["latest"]["groups"][0]["key"] == "shenzhen"
     table = run("stats", "knowledge", "--by", "city", env={"OUTREACH_DATABASE_URL": db_url})
-    assert "shenzhen" in table.stdout and "overall" in table.stdout and "95% CI" in table.stdout
+    first, latest = table.stdout.split("\n\n")[1:]
+    assert first.startswith("first attempt (what people knew)\ncity")
+    assert latest.startswith("latest counted attempt (after learning)\ncity")
+    for section, rate in ((first, report["first"]), (latest, report["latest"])):
+        assert "95% CI" in section
+        overall = next(line for line in section.splitlines() if line.startswith("overall"))
+        assert overall.split()[:3] == ["overall", "5", str(rate["overall"]["knowers"])]
+        assert "shenzhen" in section
+    assert "retake counts only 30 days" in table.stdout
     bad = run("stats", "knowledge", "--by", "shoe", env={"OUTREACH_DATABASE_URL": db_url})
     assert bad.returncode == 2
+
+
+def test_stats_knowledge_reads_the_retake_days_setting(db_url: str) -> None:
+    env = {"OUTREACH_DATABASE_URL": db_url, "OUTREACH_RETAKE_DAYS": "7"}
+    result = run("stats", "knowledge", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["retake_days"] == 7
 
 
 async def test_stats_places_matches_the_api(

@@ -1,4 +1,5 @@
-"""The knowledge rate from the API against an independent computation from the answer log."""
+"""The knowledge rate from the API against an independent computation from the answer log,
+and retakes taken through the bot."""
 
 from __future__ import annotations
 
@@ -6,18 +7,23 @@ import math
 import random
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
 from sqlmodel import select
 
+from content import Library
+from outreach.app import create_app
 from outreach.contacts.models import Consent, Contact
-
+from outreach.container import Container, build_container
 from outreach.quizzes.models import AttemptStatus, QuizAnswer, QuizAttempt
-from outreach.container import Container
+from outreach.regions import Regions
+from outreach.settings import Settings
 from outreach.stats.wilson import wilson
+from outreach.timeutil import ManualClock
 from outreach.users.models import Role
-from tests.factories import Chat, auth, create_token
+from tests.factories import Chat, auth, create_token, empty_tables
 
 CITIES = {"shenzhen": ["futian", "nanshan"], "guangzhou": ["tianhe"], "hangzhou": ["xihu"]}
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -78,8 +84,27 @@ def wilson_by_quadratic(k: int, n: int, z: float = 1.959963984540054) -> tuple[f
     return (-b - disc) / (2 * a), (-b + disc) / (2 * a)
 
 
-async def expected(services: Container, group_by: str | None, pass_mark: float) -> dict[str, tuple[int, int]]:
-    """From the raw answer log: each person's latest completed attempt, re-scored."""
+RETAKE = timedelta(days=30)
+
+
+def counted(attempts: list[QuizAttempt]) -> tuple[QuizAttempt, QuizAttempt]:
+    """A person's first completed attempt and their last counted one (README: a retake
+    counts only 30 days or more after the previous counted attempt)."""
+    ordered = sorted(attempts, key=lambda a: (a.completed_at, a.id))
+    latest = ordered[0]
+    for attempt in ordered[1:]:
+        assert attempt.completed_at is not None and latest.completed_at is not None
+        if attempt.completed_at - latest.completed_at >= RETAKE:
+            latest = attempt
+    return ordered[0], latest
+
+
+Expected = dict[str, tuple[int, int, int]]  # key -> (n, first knowers, latest knowers)
+
+
+async def expected(services: Container, group_by: str | None, pass_mark: float) -> Expected:
+    """From the raw answer log: each person's first and latest counted completed attempt,
+    re-scored."""
     async with services.db.session() as session:
         contacts = {c.id: c for c in (await session.exec(select(Contact))).all()}
         attempts = (await session.exec(select(QuizAttempt).where(QuizAttempt.status == "completed"))).all()
@@ -87,13 +112,16 @@ async def expected(services: Container, group_by: str | None, pass_mark: float) 
     correct_by_attempt: dict[str, int] = defaultdict(int)
     for answer in answers:
         correct_by_attempt[answer.attempt_id] += answer.correct
-    latest: dict[int, QuizAttempt] = {}
+    by_person: dict[int, list[QuizAttempt]] = defaultdict(list)
     for attempt in attempts:
-        best = latest.get(attempt.contact_id)
-        if best is None or (attempt.completed_at, attempt.id) > (best.completed_at, best.id):
-            latest[attempt.contact_id] = attempt
-    cells: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for contact_id, attempt in latest.items():
+        by_person[attempt.contact_id].append(attempt)
+
+    def knows(attempt: QuizAttempt) -> bool:
+        return correct_by_attempt[attempt.id] / attempt.n_questions >= pass_mark
+
+    cells: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for contact_id, theirs in by_person.items():
+        first, latest = counted(theirs)
         c = contacts[contact_id]
         key = {
             None: "all",
@@ -102,8 +130,24 @@ async def expected(services: Container, group_by: str | None, pass_mark: float) 
             "language": c.language,
         }[group_by]
         cells[str(key)][0] += 1
-        cells[str(key)][1] += correct_by_attempt[attempt.id] / attempt.n_questions >= pass_mark
-    return {k: (n, knowers) for k, (n, knowers) in cells.items()}
+        cells[str(key)][1] += knows(first)
+        cells[str(key)][2] += knows(latest)
+    return {k: (n, f, last) for k, (n, f, last) in cells.items()}
+
+
+def check_cell(cell: dict[str, object], n: int, knowers: int) -> None:
+    assert cell["n"] == n
+    if n < 5:
+        assert cell["suppressed"] is True
+        assert cell["rate"] is None and cell["knowers"] is None
+        assert cell["ci_low"] is None and cell["ci_high"] is None
+        return
+    assert cell["suppressed"] is False
+    assert cell["knowers"] == knowers
+    assert cell["rate"] == pytest.approx(knowers / n, abs=1e-4)
+    low, high = wilson_by_quadratic(knowers, n)
+    assert cell["ci_low"] == pytest.approx(low, abs=1e-4)
+    assert cell["ci_high"] == pytest.approx(high, abs=1e-4)
 
 
 @pytest.mark.parametrize("group_by", [None, "city", "district", "language"])
@@ -112,62 +156,77 @@ async def test_api_matches_the_answer_log(client: httpx.AsyncClient, services: C
     token = await create_token(services, Role.coordinator)
     params = {"group_by": group_by} if group_by else {}
     body = (await client.get("/api/v1/stats/knowledge", params=params, headers=auth(token))).json()
-    assert body["target"] == 0.9 and body["pass_mark"] == 0.8
+    assert body["target"] == 0.9 and body["pass_mark"] == 0.8 and body["retake_days"] == 30
+    assert body["group_by"] == group_by
+    assert set(body) == {"target", "pass_mark", "retake_days", "group_by", "first", "latest"}
 
     want = await expected(services, group_by, 0.8)
-    total_n = sum(n for n, _ in want.values())
-    total_k = sum(k for _, k in want.values())
+    total_n = sum(n for n, _, _ in want.values())
     assert 100 < total_n < 240  # some people never completed an attempt
-    overall = body["overall"]
-    assert (overall["n"], overall["knowers"]) == (total_n, total_k)
-    assert overall["rate"] == pytest.approx(total_k / total_n, abs=1e-4)
-    low, high = wilson_by_quadratic(total_k, total_n)
-    assert (overall["ci_low"], overall["ci_high"]) == (pytest.approx(low, abs=1e-4), pytest.approx(high, abs=1e-4))
+    first_k = sum(f for _, f, _ in want.values())
+    latest_k = sum(last for _, _, last in want.values())
+    assert first_k != latest_k, "the seed has retakes that move the rate"
+    check_cell(body["first"]["overall"], total_n, first_k)
+    check_cell(body["latest"]["overall"], total_n, latest_k)
 
     if group_by is None:
-        assert body["groups"] == []
+        assert body["first"]["groups"] == [] and body["latest"]["groups"] == []
         return
-    got = {g["key"]: g for g in body["groups"]}
-    assert set(got) == set(want)
-    suppressed = 0
-    for key, (n, knowers) in want.items():
-        cell = got[key]
-        assert cell["n"] == n
-        if n < 5:
-            suppressed += 1
-            assert cell["suppressed"] is True
-            assert cell["rate"] is None and cell["knowers"] is None and cell["ci_low"] is None
-        else:
-            assert cell["suppressed"] is False
-            assert cell["knowers"] == knowers
-            assert cell["rate"] == pytest.approx(knowers / n, abs=1e-4)
-            low, high = wilson_by_quadratic(knowers, n)
-            assert cell["ci_low"] == pytest.approx(low, abs=1e-4)
-            assert cell["ci_high"] == pytest.approx(high, abs=1e-4)
+    for which, index in (("first", 1), ("latest", 2)):
+        got = {g["key"]: g for g in body[which]["groups"]}
+        assert set(got) == set(want)
+        assert [g["key"] for g in body[which]["groups"]] == sorted(want)
+        for key, counts in want.items():
+            check_cell(got[key], counts[0], counts[index])
     if group_by in ("city", "district"):
-        assert suppressed >= 1, "the small Hangzhou cell is suppressed"
+        small = [g for g in body["latest"]["groups"] if g["suppressed"]]
+        assert small, "the small Hangzhou cell is suppressed"
+        assert all(g["n"] < 5 for g in small)
 
 
-async def test_latest_completed_attempt_counts(client: httpx.AsyncClient, services: Container) -> None:
-    """A person who failed, then passed, is a knower; retakes never add respondents."""
-    token = await create_token(services, Role.coordinator)
-    chats = [Chat(client, f"taker-{i}") for i in range(6)]
-    for chat in chats:
-        await chat.onboard("en")
+async def test_retakes_through_the_bot(settings: Settings, library: Library, regions: Regions) -> None:
+    """People who fail, learn and come back 40 days later move the latest rate; taking the
+    quiz again at once moves nothing. The bot records each attempt at its clock's time."""
+    clock = ManualClock(T0)
+    services = build_container(settings, library=library, regions=regions, clock=clock)
+    services.conversations.rng = random.Random(1234)
+    transport = httpx.ASGITransport(app=create_app(settings, services))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            token = await create_token(services, Role.coordinator)
+            chats = [Chat(client, f"taker-{i}") for i in range(6)]
+            for chat in chats:
+                await chat.onboard("en")
+
+            async def take(right: list[bool]) -> dict[str, Any]:
+                for chat, ok in zip(chats, right, strict=True):
+                    await _take_quiz(services, chat, ok)
+                    clock.advance(timedelta(minutes=1))
+                body = (await client.get("/api/v1/stats/knowledge", headers=auth(token))).json()
+                assert body["first"]["overall"]["n"] == body["latest"]["overall"]["n"] == 6
+                return {k: body[k]["overall"]["knowers"] for k in ("first", "latest")}
+
+            assert await take([False] * 6) == {"first": 0, "latest": 0}
+            # Right away again, everyone right: a retake within 30 days does not count.
+            assert await take([True] * 6) == {"first": 0, "latest": 0}
+            clock.advance(timedelta(days=40))
+            # 40 days on, the first four right: they count.
+            assert await take([True] * 4 + [False] * 2) == {"first": 0, "latest": 4}
+            clock.advance(timedelta(days=1))
+            # The next day the last two right: too soon after their counted attempt.
+            assert await take([False] * 4 + [True] * 2) == {"first": 0, "latest": 4}
+    finally:
+        await empty_tables(services.db)
+        await services.close()
+
+
+async def _take_quiz(services: Container, chat: Chat, right: bool) -> None:
     lib = services.library
-    for round_ in range(2):
-        for i, chat in enumerate(chats):
-            await chat.pick("quiz")
-            for _ in range(5):
-                question = await _current_question(services, chat.contact)
-                q = lib.question(question)
-                # Round 0: everyone wrong. Round 1: the first four all right.
-                right = round_ == 1 and i < 4
-                option = q.correct if right else next(o.id for o in q.options if o.id != q.correct)
-                await chat.pick(f"opt:{option}")
-    body = (await client.get("/api/v1/stats/knowledge", headers=auth(token))).json()
-    assert body["overall"]["n"] == 6
-    assert body["overall"]["knowers"] == 4
+    await chat.pick("quiz")
+    for _ in range(5):
+        q = lib.question(await _current_question(services, chat.contact))
+        option = q.correct if right else next(o.id for o in q.options if o.id != q.correct)
+        await chat.pick(f"opt:{option}")
 
 
 async def _current_question(services: Container, contact: str) -> str:
@@ -195,5 +254,7 @@ def test_wilson_edges() -> None:
 async def test_empty_database(client: httpx.AsyncClient, services: Container) -> None:
     token = await create_token(services, Role.coordinator)
     body = (await client.get("/api/v1/stats/knowledge?group_by=city", headers=auth(token))).json()
-    assert body["overall"] == {"n": 0, "knowers": None, "rate": None, "ci_low": None, "ci_high": None, "suppressed": True}
-    assert body["groups"] == []
+    for which in ("first", "latest"):
+        assert body[which]["overall"] == {
+            "n": 0, "knowers": None, "rate": None, "ci_low": None, "ci_high": None, "suppressed": True}
+        assert body[which]["groups"] == []
