@@ -138,7 +138,14 @@ class Engine:
         if contact.onboarded and state.step in self.steps and book.reminder_reply(ctx, norm, prompt):
             # Before STOP: after a reminder, CANCEL cancels the appointment.
             return ctx.turn
-        if kw is Keyword.stop:
+        if kw is not Keyword.stop and state.step in self.steps and not self.steps[state.step].current(ctx):
+            # The content changed under the person (a lesson or quiz question removed):
+            # their message cannot be read against it, so back to the menu, saying why.
+            quiz.abandon_quiz(ctx)
+            ctx.say(ctx.tx("Our lessons and quiz have been updated since your last message, "
+                           "so let's continue from the main menu."))
+            onboarding.resume(ctx)
+        elif kw is Keyword.stop:
             self.opt_out(ctx)
         elif kw is Keyword.start and state.step == "new":
             onboarding.greet(ctx)

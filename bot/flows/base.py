@@ -23,6 +23,11 @@ class Step:
     def text(self, ctx: Ctx) -> str:
         raise NotImplementedError
 
+    def current(self, ctx: Ctx) -> bool:
+        """Whether the step's saved data still names content that exists: a content
+        update can remove the lesson or quiz question someone is in the middle of."""
+        return True
+
     def choices(self, ctx: Ctx) -> list[Choice]:
         return []
 

@@ -31,6 +31,9 @@ class Lessons(Step):
     name = "learn.lessons"
     free_text_is_question = True
 
+    def current(self, ctx: Ctx) -> bool:
+        return ctx.state.data.get("topic") in {t.id for t in ctx.engine.library.topics}
+
     def text(self, ctx: Ctx) -> str:
         topic = ctx.engine.library.topic(ctx.state.data["topic"])
         return ctx.gettext("{topic}: choose a lesson:").format(topic=ctx.t(topic.title))
@@ -54,6 +57,11 @@ class Lesson(Step):
 
     name = "learn.lesson"
     free_text_is_question = True
+
+    def current(self, ctx: Ctx) -> bool:
+        library, data = ctx.engine.library, ctx.state.data
+        topic = next((t for t in library.topics if t.id == data.get("topic")), None)
+        return topic is not None and data.get("lesson") in {x.id for x in topic.lessons}
 
     def text(self, ctx: Ctx) -> str:
         return ctx.gettext("What would you like to do next?")

@@ -38,6 +38,17 @@ def abandon_quiz(ctx: Ctx) -> None:
 class Question(Step):
     name = "quiz.question"
 
+    def current(self, ctx: Ctx) -> bool:
+        questions = {q.id: q for q in ctx.engine.library.questions}
+        data = ctx.state.data
+        if not all(q in questions for q in data["questions"]):
+            return False
+        orders = data.get("orders")  # absent in a quiz started before options were shuffled
+        return orders is None or all(
+            {o.id for o in questions[q].options} == set(order)
+            for q, order in zip(data["questions"], orders, strict=True)
+        )
+
     def _question(self, ctx: Ctx):  # type: ignore[no-untyped-def]
         data = ctx.state.data
         return ctx.engine.library.question(data["questions"][data["i"]])

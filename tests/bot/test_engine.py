@@ -282,3 +282,26 @@ def test_a_limited_person_is_told_when_to_try_again_and_nothing_else_is_asked(
     assert when in person.text, person.text
     assert turn.events == [] and person.state.step == "menu"
     assert person.asked == [ClaimLinkCode("+8613800138000")]
+
+
+@pytest.mark.parametrize(
+    ("step", "data"),
+    [
+        ("quiz.question", {"attempt": "a" * 32, "questions": ["q-free-checkup"], "i": 0, "correct": 0}),
+        ("learn.lessons", {"topic": "rewards"}),
+        ("learn.lesson", {"topic": "rewards", "lesson": "rewards-long-acting"}),
+    ],
+)
+def test_a_step_whose_content_was_removed_goes_back_to_the_menu(
+    engine: Engine, step: str, data: dict[str, Any]
+) -> None:
+    """Version 1 of the 2010 pack had these; someone mid-quiz or mid-lesson when the
+    content is updated gets the menu and a word on why, not an error."""
+    person = Person(engine)
+    person.onboard()
+    person.state = DialogState(step, data)
+    turn = person.send("1")
+    assert "updated since your last message" in person.text
+    assert person.state.step == "menu" and "quiz" in person.choice_ids
+    if step == "quiz.question":
+        assert [type(e).__name__ for e in turn.events] == ["QuizAbandoned"]
