@@ -13,13 +13,14 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Iterable, Mapping
 
 from content.cite import ARTICLE_RE, SECTION_RE, Gettext, answer_message, lesson_message, source_line
-from content.fairness import MAX_GUESS_PASS, guess_pass_rates
+from content.fairness import MAX_GUESS_PASS, GuessRate, guess_pass_rates
+from content.house import CJK_PREFIXES, house_rules
 from content.loader import ContentError, load_library
-from content.fairness import GuessRate
 from content.models import Cited, Library, Pack, Quiz, QuizQuestion, RefStyle
 from content.sms import Encoding, segments
 
@@ -36,17 +37,12 @@ _LIMITS: dict[str, tuple[int, int]] = {  # kind: (CJK locale, other locale)
     "lesson": (150, 450),
     "answer": (120, 400),
 }
-_CJK_PREFIXES = ("zh", "ja", "ko")
+_CJK_PREFIXES = CJK_PREFIXES
 MIN_PHRASINGS = 4
 LESSONS_PER_TOPIC = (2, 4)
 # A lesson or an answer, with its source line, in at most this many SMS parts.
 MAX_SEGMENTS = 3
 MIN_OPTIONS = 4
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
-# One register across the bot and the content: the bot's catalog says 您.
-_ZH_INFORMAL = re.compile(r"你")
-# Migrants are residents too: the contrast is with people whose hukou is local.
-_EN_LOCALS = re.compile(r"\blocal residents?\b|\bregistered residents?\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +67,14 @@ class CheckReport:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+
+def _iso_date(value: str) -> bool:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", value))
 
 
 def _limit(kind: str, locale: str) -> int:
@@ -122,16 +126,8 @@ class _Checker:
                 self.warn(where, f"{name} has locale {loc!r} that the pack does not claim")
 
     def wording(self, where: str, name: str, locale: str, value: str) -> None:
-        """House rules of what a person reads (not of how people ask: phrasings are
-        written as people type and are not checked here)."""
-        if locale.startswith("zh"):
-            if _ZH_INFORMAL.search(value):
-                self.error(where, f"{name} says 你: the service says 您 throughout")
-            return
-        if not locale.startswith(_CJK_PREFIXES) and _HAN.search(value):
-            self.error(where, f"{name} has Chinese characters: an English SMS must stay GSM-7")
-        if _EN_LOCALS.search(value):
-            self.error(where, f"{name} says 'local/registered residents': say 'people with a local hukou'")
+        for problem in house_rules(locale, value):
+            self.error(where, f"{name} {problem}")
 
     def cite(self, where: str, item: Cited) -> None:
         """Every item names a source the library has and a clause that fits it."""
@@ -175,6 +171,7 @@ class _Checker:
     def run(self) -> CheckReport:
         lib = self.library
         self.duplicates("pack", [p.id for p in lib.packs])
+        self.duplicates("source", [s.id for s in lib.sources])
         self.duplicates("area", [a.id for a in lib.areas])
         self.duplicates("service type", [s.id for s in lib.service_types])
         self.duplicates("topic", [t.id for t in lib.topics])
@@ -204,7 +201,7 @@ class _Checker:
             self.ident(w, source.id)
             self.localized(w, "name", source.name, locs)
             self.localized(w, "title", source.title, locs)
-            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", source.date):
+            if not _iso_date(source.date):
                 self.error(w, f"date {source.date!r} is not an ISO date like 2021-08-20")
 
         for area in pack.areas:
@@ -320,7 +317,7 @@ class _Checker:
         except KeyError:
             return False
         if source.refs is RefStyle.none:
-            return True
+            return _iso_date(source.date)
         pattern = ARTICLE_RE if source.refs is RefStyle.articles else SECTION_RE
         return item.clause is not None and bool(pattern.match(item.clause))
 

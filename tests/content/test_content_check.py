@@ -535,3 +535,24 @@ def test_always_the_generous_passes_an_unfair_quiz(tmp_path: Path) -> None:
 def test_generous_must_be_an_option(tmp_path: Path) -> None:
     report = check(tmp_path, lambda d: question(d).update(generous="z"))
     assert_one_error(report, "question 'q-1'", "generous option 'z'")
+
+
+def test_a_decision_with_a_bad_date_is_reported_not_rendered(tmp_path: Path) -> None:
+    def mutate(d: Data) -> None:
+        add_law(d, refs="none")
+        d["pack.yaml"]["sources"][-1]["date"] = "2021-02-30"
+        d["faq.yaml"]["faq"][0].update(source="law")
+        del d["faq.yaml"]["faq"][0]["clause"]
+
+    assert_one_error(check(tmp_path, mutate), "source 'law'", "ISO date")
+
+
+def test_duplicate_source_id_across_packs(tmp_path: Path) -> None:
+    write_pack(tmp_path, minimal_pack("first"))
+    second = minimal_pack("second")
+    second["pack.yaml"]["sources"][0]["id"] = "first-guidance"
+    for key in ("areas", "service_types"):
+        second["pack.yaml"][key] = []
+    del second["topics.yaml"], second["faq.yaml"], second["quiz.yaml"]
+    write_pack(tmp_path, second)
+    assert_one_error(check_path(tmp_path, GETTEXT_FOR), "source 'first-guidance'", "2 times")
