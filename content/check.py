@@ -335,8 +335,14 @@ class _Checker:
                            f"{rate.p_pass:.1%} of the time (at most {MAX_GUESS_PASS:.0%})")
 
     def coverage(self) -> None:
-        """Every service area should be taught by a topic and tested by the quiz."""
+        """Every service area should be taught by a topic and tested by the quiz, and
+        every source listed should be cited by something."""
         lib = self.library
+        cited = {x.source for x in [*lib.areas, *lib.service_types, *lib.lessons, *lib.faq,
+                                    *lib.questions]}
+        for source in lib.sources:
+            if source.id not in cited:
+                self.warn(f"source {source.id!r}", "no item cites this source")
         taught = {t.area for t in lib.topics}
         tested = {q.area for q in lib.questions}
         for area in lib.areas:

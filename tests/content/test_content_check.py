@@ -556,3 +556,9 @@ def test_duplicate_source_id_across_packs(tmp_path: Path) -> None:
     del second["topics.yaml"], second["faq.yaml"], second["quiz.yaml"]
     write_pack(tmp_path, second)
     assert_one_error(check_path(tmp_path, GETTEXT_FOR), "source 'first-guidance'", "2 times")
+
+
+def test_a_source_nobody_cites_is_a_warning(tmp_path: Path) -> None:
+    report = check(tmp_path, add_law)
+    assert report.errors == []
+    assert any("source 'law'" in w and "no item cites" in w for w in report.warnings)

@@ -35,7 +35,7 @@ POLICY_CLAUSES = (
 )
 # How many articles each cited law has (from its text as dated in the pack).
 ARTICLES = {"pfpl": 48, "health-law": 110, "mch-law": 39, "vaccine-law": 100,
-            "women-workers": 16, "residence-permit": 23, "migrant-fp-regulation": 25, "pipl": 74}
+            "women-workers": 16, "residence-permit": 23, "migrant-fp-regulation": 25}
 
 
 @pytest.fixture(scope="module")
