@@ -20,10 +20,12 @@ from tests.stats.test_places import seed as seed_places
 OUTREACH = shutil.which("outreach", path=str(Path(sys.executable).parent)) or "outreach"
 
 
-def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [OUTREACH, *args], capture_output=True, text=True, timeout=120,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, **(env or {})}, input=stdin,
     )
 
 
@@ -61,7 +63,7 @@ def test_content_export_is_json() -> None:
 
 async def test_users_create_token_authenticates(db_url: str, client: httpx.AsyncClient) -> None:
     result = run("users", "create", "--name", "Li Na", "--role", "coordinator",
-                 env={"OUTREACH_DATABASE_URL": db_url})
+                 env={"OUTREACH_DATABASE_URL": db_url}, stdin="a long enough password\n")
     assert result.returncode == 0, result.stderr
     token = result.stdout.strip().splitlines()[-1]
     assert token.startswith("otr_") and len(token) > 30
