@@ -143,3 +143,30 @@ def test_db_upgrade_creates_a_fresh_sqlite_file(tmp_path: Path) -> None:
     result = run("db", "upgrade", env={"OUTREACH_DATABASE_URL": f"sqlite:///{db}"})
     assert result.returncode == 0, result.stderr
     assert db.exists()
+
+
+async def test_users_create_reads_the_password_from_stdin(db_url: str, client: httpx.AsyncClient) -> None:
+    from tests.web.console_helpers import sign_in
+
+    env = {"OUTREACH_DATABASE_URL": db_url}
+    result = run("users", "create", "--name", "Zhao Lei", "--role", "health_worker", env=env,
+                 stdin="my console password\nignored second line\n")
+    assert result.returncode == 0, result.stderr
+    assert "signs in to /console as 'zhao lei'" in result.stdout
+    assert result.stdout.strip().splitlines()[-1].startswith("otr_")
+    client.headers["Accept-Language"] = "en"
+    assert (await sign_in(client, "Zhao Lei", "ignored second line")).status_code == 401
+    signed_in = await sign_in(client, "zhao lei", "my console password")
+    assert signed_in.status_code == 303
+    assert "Health worker" in (await client.get("/console")).text
+
+    # The sign-in name is taken (whatever its case and spacing).
+    again = run("users", "create", "--name", "ZHAO  LEI", "--role", "admin", env=env, stdin="another password\n")
+    assert again.returncode == 2 and "already signs in as 'zhao lei'" in again.stderr
+    short = run("users", "create", "--name", "Short", "--role", "admin", env=env, stdin="short\n")
+    assert short.returncode == 2 and "at least 10 characters" in short.stderr
+    empty = run("users", "create", "--name", "Empty", "--role", "admin", env=env, stdin="")
+    assert empty.returncode == 2 and "no password on standard input" in empty.stderr
+    # An API-only user: a token, no password, and the name may repeat.
+    api = run("users", "create", "--name", "Zhao Lei", "--role", "admin", "--no-password", env=env)
+    assert api.returncode == 0 and "API only" in api.stdout
