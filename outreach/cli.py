@@ -63,6 +63,7 @@ def serve(
         raise typer.Exit(3)
     base = f"http://{host}:{port}"
     typer.echo(f"Outreach on {base}  (API docs: {base}/docs)")
+    typer.echo(f"Staff console: {base}/console")
     if settings.simulator_enabled:
         typer.echo(f"Chat as a migrant: {base}/simulator")
     uvicorn.run(
