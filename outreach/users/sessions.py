@@ -96,6 +96,10 @@ async def sign_in(
         await session.exec(select(User).where(User.login == login, col(User.active).is_(True)))
     ).first() if login else None
     if not await _verify(password, user.password_hash if user is not None else None) or user is None:
+        # Failures older than twice the lock-out can no longer lock the name (``_locked``
+        # needs the last of them within it of now, the first within it of the last).
+        await session.exec(delete(SignInFailure).where(  # type: ignore[call-overload]
+            col(SignInFailure.login) == login, col(SignInFailure.at) < now - 2 * policy.lockout))
         session.add(SignInFailure(login=login, at=now))
         await session.flush()
         if await _locked(session, login, now, policy):

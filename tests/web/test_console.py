@@ -134,6 +134,12 @@ async def test_lock_out_after_five_failures_for_fifteen_minutes(
     assert ok.status_code == 303
     # A success clears the name's failures.
     assert [f.login for f in await _rows(services, SignInFailure)] == ["zhang san"] * 5
+    # A later failure drops the name's failures that can no longer lock it.
+    clock.set(T0 + timedelta(minutes=34, seconds=1))
+    async with _new_client(client) as other:
+        assert (await sign_in(other, "Zhang San", "again")).status_code == 401
+    left = [(f.login, f.at) for f in await _rows(services, SignInFailure)]
+    assert left == [("zhang san", clock.now())], left
 
 
 async def test_inactive_user_cannot_sign_in(console: tuple[Container, httpx.AsyncClient]) -> None:
