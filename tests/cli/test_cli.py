@@ -170,3 +170,71 @@ async def test_users_create_reads_the_password_from_stdin(db_url: str, client: h
     # An API-only user: a token, no password, and the name may repeat.
     api = run("users", "create", "--name", "Zhao Lei", "--role", "admin", "--no-password", env=env)
     assert api.returncode == 0 and "API only" in api.stdout
+
+
+def _run_on_a_terminal(
+    args: list[str], env: dict[str, str], dialogue: list[tuple[bytes, bytes]]
+) -> tuple[int, str]:
+    """Runs the command with a pseudo-terminal as its controlling terminal; for each
+    (prompt, answer), waits for the prompt with the terminal's echo off (a hidden prompt)
+    and types the answer."""
+    import fcntl
+    import pty
+    import select
+    import termios
+    import time
+
+    master, slave = pty.openpty()
+
+    def controlling_terminal() -> None:
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen([OUTREACH, *args], stdin=slave, stdout=slave, stderr=slave,
+                            preexec_fn=controlling_terminal, env={**os.environ, **env})
+    os.close(slave)
+    out = b""
+
+    def read_some() -> None:
+        nonlocal out
+        ready, _, _ = select.select([master], [], [], 0.05)
+        if ready:
+            try:
+                out += os.read(master, 4096)
+            except OSError:
+                pass
+
+    try:
+        seen = 0
+        for prompt, answer in dialogue:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and proc.poll() is None and not (
+                out.find(prompt, seen) >= 0 and not termios.tcgetattr(master)[3] & termios.ECHO
+            ):
+                read_some()
+            assert out.find(prompt, seen) >= 0, out
+            seen = out.find(prompt, seen) + len(prompt)
+            os.write(master, answer)
+        proc.wait(timeout=60)
+        for _ in range(20):
+            read_some()
+    finally:
+        os.close(master)
+    return proc.returncode, out.decode(errors="replace")
+
+
+async def test_users_create_prompts_for_the_password_on_a_terminal(db_url: str, client: httpx.AsyncClient) -> None:
+    from tests.web.console_helpers import sign_in
+
+    code, out = _run_on_a_terminal(
+        ["users", "create", "--name", "Tty User", "--role", "coordinator"],
+        {"OUTREACH_DATABASE_URL": db_url},
+        [(b"Password:", b"typed on a terminal\n"),
+         (b"Repeat for confirmation:", b"typed on a terminal\n")],
+    )
+    assert code == 0, out
+    assert "Password:" in out and "Repeat for confirmation:" in out
+    assert "typed on a terminal" not in out  # hidden
+    assert out.strip().splitlines()[-1].startswith("otr_")
+    client.headers["Accept-Language"] = "en"
+    assert (await sign_in(client, "Tty User", "typed on a terminal")).status_code == 303
