@@ -121,6 +121,9 @@ def create_app(settings: Settings | None = None, services: Container | None = No
     app.include_router(questions_router)
     app.include_router(users_router)
     app.include_router(appointments_router)
+    from outreach.web.console import install as install_console
+
+    install_console(app)
     if settings.simulator_enabled:
         from outreach.web.routes import router as web_router
 

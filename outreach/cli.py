@@ -63,6 +63,7 @@ def serve(
         raise typer.Exit(3)
     base = f"http://{host}:{port}"
     typer.echo(f"Outreach on {base}  (API docs: {base}/docs)")
+    typer.echo(f"Staff console: {base}/console")
     if settings.simulator_enabled:
         typer.echo(f"Chat as a migrant: {base}/simulator")
     uvicorn.run(
@@ -199,12 +200,34 @@ def content_export() -> None:
     sys.stdout.write("\n")
 
 
+def read_password(min_length: int) -> str:
+    """The new user's password: asked twice (hidden) on a terminal; otherwise the first
+    line of standard input (``echo "$PW" | outreach users create …``)."""
+    if sys.stdin.isatty():
+        password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            typer.echo("no password on standard input (give one line, or --no-password for "
+                       "an API-only user)", err=True)
+            raise typer.Exit(2)
+    if len(password) < min_length:
+        typer.echo(f"the password needs at least {min_length} characters "
+                   "(OUTREACH_PASSWORD_MIN_LENGTH)", err=True)
+        raise typer.Exit(2)
+    return password
+
+
 @users_app.command("create")
 def users_create(
-    name: Annotated[str, typer.Option(help="The person's name.")],
+    name: Annotated[str, typer.Option(help="The person's name; also their console sign-in name.")],
     role: Annotated[str, typer.Option(help="admin, coordinator or health_worker.")],
+    no_password: Annotated[bool, typer.Option(
+        "--no-password", help="An API-only user: a token, no console sign-in.")] = False,
 ) -> None:
-    """Create a staff user; the token is printed once, on the last line."""
+    """Create a staff user with a console password and an API token; the token is printed
+    once, on the last line. The password is asked on a terminal (twice, hidden), or read
+    as one line from standard input when that is not a terminal."""
     from outreach.users.models import Role
 
     try:
@@ -215,16 +238,24 @@ def users_create(
     if not name.strip():
         typer.echo("the name must not be empty", err=True)
         raise typer.Exit(2)
+    settings = get_settings()
+    password = None if no_password else read_password(settings.password_min_length)
 
     async def run() -> str:
         from outreach.db import Database
+        from outreach.errors import Conflict
         from outreach.users.service import create_user
 
-        db = Database(get_settings().database_url)
+        db = Database(settings.database_url)
         try:
             async with db.session() as session:
-                user, token = await create_user(session, name.strip(), parsed)
-            typer.echo(f"created user {user.id} ({user.name}, {user.role}); token:")
+                try:
+                    user, token = await create_user(session, name.strip(), parsed, password)
+                except Conflict as exc:
+                    typer.echo(exc.message, err=True)
+                    raise typer.Exit(2) from None
+            sign_in = f"signs in to /console as {user.login!r}" if user.login else "API only"
+            typer.echo(f"created user {user.id} ({user.name}, {user.role}; {sign_in}); token:")
             return token
         finally:
             await db.close()

@@ -14,7 +14,7 @@ from outreach.contacts.models import (
 from outreach.outbound.models import InboxEvent, Outbox
 from outreach.questions.models import UnansweredQuestion
 from outreach.quizzes.models import QuizAnswer, QuizAttempt
-from outreach.users.models import User
+from outreach.users.models import ConsoleSession, SignInFailure, User
 
 metadata = SQLModel.metadata
 
@@ -25,6 +25,7 @@ __all__ = [
     "InboxEvent",
     "LinkRequest",
     "Outbox",
+    "ConsoleSession",
     "ContactUrn",
     "Message",
     "PlaceAsked",
@@ -32,6 +33,7 @@ __all__ = [
     "QuizAttempt",
     "ServicePoint",
     "ServiceRecord",
+    "SignInFailure",
     "UnansweredQuestion",
     "User",
     "metadata",

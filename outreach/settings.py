@@ -93,6 +93,14 @@ class Settings(BaseSettings):
     # auth token when unset (linking needs the SMS channel, so there is one).
     link_code_key: str | None = None
 
+    # The staff console (/console): a session ends after this many hours without a
+    # request; this many failed sign-ins for one name within lockout_minutes lock that
+    # name for lockout_minutes; passwords have at least password_min_length characters.
+    console_idle_hours: float = Field(8.0, gt=0, le=24 * 30)
+    console_lockout_failures: int = Field(5, ge=1, le=100)
+    console_lockout_minutes: int = Field(15, ge=1, le=24 * 60)
+    password_min_length: int = Field(10, ge=8, le=128)
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, url: str) -> str:
@@ -127,6 +135,11 @@ class Settings(BaseSettings):
     @property
     def simulator_enabled(self) -> bool:
         return self.env != Env.prod
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies only over HTTPS in production (tests and `make run` use plain HTTP)."""
+        return self.env == Env.prod
 
     @property
     def is_sqlite(self) -> bool:

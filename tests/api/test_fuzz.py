@@ -50,8 +50,8 @@ def server(db_url: str, tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
         "NO_PROXY": "*",
     }
     created = subprocess.run(
-        [str(BIN / "outreach"), "users", "create", "--name", "fuzz", "--role", "admin"],
-        env=env, capture_output=True, text=True, check=True, timeout=60,
+        [str(BIN / "outreach"), "users", "create", "--name", "fuzz", "--role", "admin",
+         "--no-password"], env=env, capture_output=True, text=True, check=True, timeout=60,
     )
     token = created.stdout.strip().splitlines()[-1]
     log = tmp_path / "serve.log"

@@ -20,10 +20,12 @@ from tests.stats.test_places import seed as seed_places
 OUTREACH = shutil.which("outreach", path=str(Path(sys.executable).parent)) or "outreach"
 
 
-def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [OUTREACH, *args], capture_output=True, text=True, timeout=120,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, **(env or {})}, input=stdin,
     )
 
 
@@ -61,7 +63,7 @@ def test_content_export_is_json() -> None:
 
 async def test_users_create_token_authenticates(db_url: str, client: httpx.AsyncClient) -> None:
     result = run("users", "create", "--name", "Li Na", "--role", "coordinator",
-                 env={"OUTREACH_DATABASE_URL": db_url})
+                 env={"OUTREACH_DATABASE_URL": db_url}, stdin="a long enough password\n")
     assert result.returncode == 0, result.stderr
     token = result.stdout.strip().splitlines()[-1]
     assert token.startswith("otr_") and len(token) > 30
@@ -141,3 +143,98 @@ def test_db_upgrade_creates_a_fresh_sqlite_file(tmp_path: Path) -> None:
     result = run("db", "upgrade", env={"OUTREACH_DATABASE_URL": f"sqlite:///{db}"})
     assert result.returncode == 0, result.stderr
     assert db.exists()
+
+
+async def test_users_create_reads_the_password_from_stdin(db_url: str, client: httpx.AsyncClient) -> None:
+    from tests.web.console_helpers import sign_in
+
+    env = {"OUTREACH_DATABASE_URL": db_url}
+    result = run("users", "create", "--name", "Zhao Lei", "--role", "health_worker", env=env,
+                 stdin="my console password\nignored second line\n")
+    assert result.returncode == 0, result.stderr
+    assert "signs in to /console as 'zhao lei'" in result.stdout
+    assert result.stdout.strip().splitlines()[-1].startswith("otr_")
+    client.headers["Accept-Language"] = "en"
+    assert (await sign_in(client, "Zhao Lei", "ignored second line")).status_code == 401
+    signed_in = await sign_in(client, "zhao lei", "my console password")
+    assert signed_in.status_code == 303
+    assert "Health worker" in (await client.get("/console")).text
+
+    # The sign-in name is taken (whatever its case and spacing).
+    again = run("users", "create", "--name", "ZHAO  LEI", "--role", "admin", env=env, stdin="another password\n")
+    assert again.returncode == 2 and "already signs in as 'zhao lei'" in again.stderr
+    short = run("users", "create", "--name", "Short", "--role", "admin", env=env, stdin="short\n")
+    assert short.returncode == 2 and "at least 10 characters" in short.stderr
+    empty = run("users", "create", "--name", "Empty", "--role", "admin", env=env, stdin="")
+    assert empty.returncode == 2 and "no password on standard input" in empty.stderr
+    # An API-only user: a token, no password, and the name may repeat.
+    api = run("users", "create", "--name", "Zhao Lei", "--role", "admin", "--no-password", env=env)
+    assert api.returncode == 0 and "API only" in api.stdout
+
+
+def _run_on_a_terminal(
+    args: list[str], env: dict[str, str], dialogue: list[tuple[bytes, bytes]]
+) -> tuple[int, str]:
+    """Runs the command with a pseudo-terminal as its controlling terminal; for each
+    (prompt, answer), waits for the prompt with the terminal's echo off (a hidden prompt)
+    and types the answer."""
+    import fcntl
+    import pty
+    import select
+    import termios
+    import time
+
+    master, slave = pty.openpty()
+
+    def controlling_terminal() -> None:
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen([OUTREACH, *args], stdin=slave, stdout=slave, stderr=slave,
+                            preexec_fn=controlling_terminal, env={**os.environ, **env})
+    os.close(slave)
+    out = b""
+
+    def read_some() -> None:
+        nonlocal out
+        ready, _, _ = select.select([master], [], [], 0.05)
+        if ready:
+            try:
+                out += os.read(master, 4096)
+            except OSError:
+                pass
+
+    try:
+        seen = 0
+        for prompt, answer in dialogue:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and proc.poll() is None and not (
+                out.find(prompt, seen) >= 0 and not termios.tcgetattr(master)[3] & termios.ECHO
+            ):
+                read_some()
+            assert out.find(prompt, seen) >= 0, out
+            seen = out.find(prompt, seen) + len(prompt)
+            os.write(master, answer)
+        proc.wait(timeout=60)
+        for _ in range(20):
+            read_some()
+    finally:
+        os.close(master)
+    return proc.returncode, out.decode(errors="replace")
+
+
+async def test_users_create_prompts_for_the_password_on_a_terminal(db_url: str, client: httpx.AsyncClient) -> None:
+    from tests.web.console_helpers import sign_in
+
+    code, out = _run_on_a_terminal(
+        ["users", "create", "--name", "Tty User", "--role", "coordinator"],
+        {"OUTREACH_DATABASE_URL": db_url},
+        [(b"Password:", b"typed on a terminal\n"),
+         (b"Repeat for confirmation:", b"typed on a terminal\n")],
+    )
+    assert code == 0, out
+    assert "Password:" in out and "Repeat for confirmation:" in out
+    assert "typed on a terminal" not in out  # hidden
+    assert out.strip().splitlines()[-1].startswith("otr_")
+    client.headers["Accept-Language"] = "en"
+    assert (await sign_in(client, "Tty User", "typed on a terminal")).status_code == 303
