@@ -31,21 +31,32 @@ class Counts(BaseModel):
 
 def suppress(group_by: str, counts: dict[str, int], threshold: int, total: int | None = None) -> Counts:
     """``counts`` (key → unique people) as cells safe to show. ``total``: the unique
-    people of all groups together, when a person can be in several (else the sum)."""
-    hidden = {k for k, n in counts.items() if 0 < n < threshold}
-    if len(hidden) == 1:
-        shown = sorted((n, k) for k, n in counts.items() if k not in hidden and n > 0)
-        if shown:
-            hidden.add(shown[0][1])
+    people of all groups together, when a person can be in several (else the sum).
+
+    Disjoint groups (no ``total``) follow ``hide``: the withheld groups together are at
+    least two, at least ``threshold`` people and more people than groups, so that the
+    total minus the shown groups gives none of them back; else the total is withheld too.
+    Overlapping groups keep the simpler rule (a second group withheld with a lone one):
+    their total is not the sum, so it does not give a group back by subtraction."""
+    keys = sorted(counts)
     if total is None:
+        decision = hide([counts[k] for k in keys], [], threshold)
+        hidden = {keys[i] for i in decision.groups}
         total = sum(counts.values())
-    small_total = 0 < total < threshold
+        small_total = decision.total and total > 0
+    else:
+        hidden = {k for k, n in counts.items() if 0 < n < threshold}
+        if len(hidden) == 1:
+            shown = sorted((n, k) for k, n in counts.items() if k not in hidden and n > 0)
+            if shown:
+                hidden.add(shown[0][1])
+        small_total = 0 < total < threshold
     return Counts(
         group_by=group_by,
         total=None if small_total else total,
         total_suppressed=small_total,
-        groups=[Count(key=k, people=None if k in hidden else n, suppressed=k in hidden)
-                for k, n in sorted(counts.items())],
+        groups=[Count(key=k, people=None if k in hidden else counts[k], suppressed=k in hidden)
+                for k in keys],
     )
 
 
