@@ -29,8 +29,9 @@ class GroupBy(StrEnum):
 class Cell(BaseModel):
     """A rate over ``n`` people. A cell of fewer than ``suppress_below`` people is
     suppressed, and so are enough others (complementary suppression: at least two groups,
-    together at least ``suppress_below`` people and neither all nor none of them knowers on
-    either side) that no suppressed value follows from the overall minus the shown groups;
+    together at least ``suppress_below`` people and more people than groups, neither all
+    nor none of them knowers on either side) that no suppressed value follows from the
+    overall minus the shown groups;
     if that cannot be done the overall is suppressed too. A suppressed cell shows none of
     its numbers."""
 
