@@ -301,7 +301,7 @@ def stats_knowledge(
         return
     from outreach.stats.table import render_knowledge
 
-    typer.echo(render_knowledge(report))
+    typer.echo(render_knowledge(report, settings.suppress_below))
 
 
 @stats_app.command("places")

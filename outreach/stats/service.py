@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from outreach.contacts.models import Contact
 from outreach.settings import Settings
 from outreach.stats.attempts import counted_attempts
+from outreach.stats.suppression import Hidden, hide
 from outreach.stats.wilson import wilson
 
 
@@ -26,12 +27,21 @@ class GroupBy(StrEnum):
 
 
 class Cell(BaseModel):
-    n: int
+    """A rate over ``n`` people. A cell of fewer than ``suppress_below`` people is
+    suppressed, and so are enough others (complementary suppression: at least two groups,
+    together at least ``suppress_below`` people and more people than groups, neither all
+    nor none of them knowers on either side) that no suppressed value follows from the
+    overall minus the shown groups;
+    if that cannot be done the overall is suppressed too. A suppressed cell shows none of
+    its numbers."""
+
+    n: int | None = Field(description="Unique respondents; null when the cell is suppressed "
+                                      "(0 is shown: an empty cell hides nobody).")
     knowers: int | None
     rate: float | None
     ci_low: float | None
     ci_high: float | None
-    suppressed: bool
+    suppressed: bool = Field(description="True: n (unless 0), knowers, rate and interval are null.")
 
 
 class Group(Cell):
@@ -59,9 +69,12 @@ class KnowledgeReport(BaseModel):
                     "The same people as `first` (the same n).")
 
 
-def cell(n: int, knowers: int, suppress_below: int) -> dict[str, object]:
-    if n < suppress_below:
-        return {"n": n, "knowers": None, "rate": None, "ci_low": None, "ci_high": None, "suppressed": True}
+def cell(n: int, knowers: int, hidden: bool) -> dict[str, object]:
+    """One cell; ``hidden`` (from ``outreach.stats.suppression.hide``) withholds its n too.
+    An empty cell shows its n of 0 and no rate."""
+    if hidden or n == 0:
+        return {"n": 0 if n == 0 else None, "knowers": None, "rate": None,
+                "ci_low": None, "ci_high": None, "suppressed": True}
     low, high = wilson(knowers, n)
     return {
         "n": n,
@@ -81,13 +94,14 @@ def _key(group_by: GroupBy | None) -> ColumnElement[str]:
     return literal("all")
 
 
-def _rate(rows: list[tuple[str, int, int]], grouped: bool, suppress_below: int) -> Rate:
+def _rate(rows: list[tuple[str, int, int]], hidden: Hidden, grouped: bool) -> Rate:
     """``rows``: (key, n, knowers) per group."""
     n = sum(r[1] for r in rows)
     knowers = sum(r[2] for r in rows)
     return Rate(
-        overall=Cell(**cell(n, knowers, suppress_below)),  # type: ignore[arg-type]
-        groups=[Group(key=k, **cell(gn, gk, suppress_below)) for k, gn, gk in rows]  # type: ignore[arg-type]
+        overall=Cell(**cell(n, knowers, hidden.total)),  # type: ignore[arg-type]
+        groups=[Group(key=k, **cell(gn, gk, i in hidden.groups))  # type: ignore[arg-type]
+                for i, (k, gn, gk) in enumerate(rows)]
         if grouped
         else [],
     )
@@ -113,13 +127,18 @@ async def knowledge_rate(
         )
     ).all()
     grouped = group_by is not None
+    first = [(str(r[0]), int(r[1]), int(r[2] or 0)) for r in rows]
+    latest = [(str(r[0]), int(r[1]), int(r[3] or 0)) for r in rows]
+    # One decision for both sides (the same people), so a group shown on one is shown on
+    # the other, and neither side's knowers can be recovered from the totals.
+    hidden = hide([r[1] for r in first], [[r[2] for r in first], [r[2] for r in latest]], suppress_below)
     return KnowledgeReport(
         target=target,
         pass_mark=pass_mark,
         retake_days=retake_days,
         group_by=group_by,
-        first=_rate([(str(r[0]), r[1], int(r[2] or 0)) for r in rows], grouped, suppress_below),
-        latest=_rate([(str(r[0]), r[1], int(r[3] or 0)) for r in rows], grouped, suppress_below),
+        first=_rate(first, hidden, grouped),
+        latest=_rate(latest, hidden, grouped),
     )
 
 

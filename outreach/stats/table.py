@@ -15,7 +15,7 @@ def _pct(value: float | None) -> str:
 
 def _row(key: str, c: Cell) -> list[str]:
     if c.suppressed:
-        return [key, str(c.n), "-", "suppressed (n<5)", "-"]
+        return [key, "-" if c.n is None else str(c.n), "-", "suppressed", "-"]
     return [key, str(c.n), str(c.knowers), _pct(c.rate), f"{_pct(c.ci_low)}–{_pct(c.ci_high)}"]
 
 
@@ -28,11 +28,16 @@ def _table(title: str, group: str, rate: Rate) -> list[str]:
     return [title, *(line.rstrip() for line in lines + [fmt.format(*r) for r in rows])]
 
 
-def render_knowledge(report: KnowledgeReport) -> str:
+def render_knowledge(report: KnowledgeReport, suppress_below: int) -> str:
+    """``suppress_below``: the configured threshold, named when a row is suppressed."""
     group = report.group_by.value if report.group_by else "group"
+    cells = [report.first.overall, *report.first.groups]
     lines = [
         f"policy-knowledge rate (target {report.target:.0%}, pass mark {report.pass_mark:.0%}); "
         f"a retake counts only {report.retake_days} days or more after the previous counted attempt",
+        *([f"suppressed (n<{suppress_below}): a group of fewer than {suppress_below} people, and "
+           "enough others with it that it cannot be worked out from the overall"]
+          if any(c.suppressed and c.n != 0 for c in cells) else []),
         "",
         *_table(FIRST, group, report.first),
         "",

@@ -97,3 +97,6 @@ def test_the_knowledge_rate_says_which_attempt_is_which(spec: dict[str, Any]) ->
     assert "days" in report["properties"]["retake_days"]["description"]
     rate = spec["components"]["schemas"]["Rate"]
     assert set(rate["required"]) == {"overall", "groups"}
+    cell = spec["components"]["schemas"]["Cell"]
+    assert "complementary suppression" in cell["description"]
+    assert "null" in cell["properties"]["n"]["description"]

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from outreach.stats.suppression import suppress
+from tests.stats.test_complementary import rest_can_make
 
 
 def shown(counts: dict[str, int], threshold: int = 5) -> dict[str, int | None]:
@@ -29,6 +33,31 @@ def test_a_small_total_is_withheld() -> None:
     result = suppress("city", {"a": 2, "b": 1}, 5)
     assert result.total is None and result.total_suppressed
     assert all(g.suppressed for g in result.groups)
+
+
+def test_withheld_groups_together_are_not_a_small_group() -> None:
+    """Two groups of one person each: the total minus the rest says each has exactly one."""
+    assert shown({"a": 1, "b": 1, "c": 10, "d": 20}) == {"a": None, "b": None, "c": None, "d": 20}
+
+
+def test_when_nothing_is_safe_the_total_goes_too() -> None:
+    result = suppress("city", {"a": 1, "b": 1, "c": 1, "d": 1, "e": 1}, 5)
+    assert result.total is None and all(g.suppressed for g in result.groups)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from("abcde"), st.integers(0, 30), min_size=1))
+def test_no_withheld_count_can_be_worked_out(counts: dict[str, int]) -> None:
+    """The attacker of test_complementary, on counts alone."""
+    result = suppress("city", counts, 5)
+    withheld = [g.key for g in result.groups if g.suppressed]
+    assert all(g.suppressed for g in result.groups if 0 < counts[g.key] < 5)
+    if result.total is None or not withheld:
+        return
+    left = result.total - sum(g.people or 0 for g in result.groups)
+    for key in withheld:
+        possible = [n for n in range(1, left + 1) if rest_can_make(len(withheld) - 1, left - n, ())]
+        assert counts[key] in possible and len(possible) >= 2, (key, possible)
 
 
 def test_empty_cells_are_not_secrets() -> None:
