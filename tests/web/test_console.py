@@ -381,7 +381,8 @@ async def test_a_small_count_is_suppressed_on_the_card(console: tuple[Container,
     await create_staff(services, "Coord", Role.coordinator)
     await sign_in(client, "Coord")
     home = (await client.get("/console")).text
-    assert "Suppressed: fewer than 5 people (n = 0)." in home
+    assert "Not shown: fewer than 5 people, or the number would give a smaller group away." in home
+    assert "n = " not in home  # a hidden cell hides its n too
 
 
 async def test_health_worker_home_lists_points_with_todays_appointments(

@@ -24,7 +24,7 @@ def percent(value: float | None) -> str:
 
 @dataclass(frozen=True)
 class CellView:
-    n: int
+    n: int | None  # None when suppressed: a hidden group's n would give it away too
     knowers: int | None
     rate: str
     ci: str
