@@ -137,14 +137,15 @@ def Require(*roles: Role) -> Any:  # noqa: N802 - reads as a type in Annotated[.
     return Depends(check)
 
 
-def _same(a: str | None, b: str | None) -> bool:
+def same_token(a: str | None, b: str | None) -> bool:
+    """Both present and equal, compared in constant time."""
     return bool(a) and bool(b) and hmac.compare_digest(str(a), str(b))
 
 
 async def checked_form(request: Request, staff: StaffDep) -> FormData:
     """A POSTed form whose token is the session's (else the 403 page)."""
     form = await request.form()
-    if not _same(form.get("csrf_token"), staff.session.csrf_token):  # type: ignore[arg-type]
+    if not same_token(form.get("csrf_token"), staff.session.csrf_token):  # type: ignore[arg-type]
         raise CsrfRefused(staff)
     return form
 
@@ -225,10 +226,6 @@ def set_cookie(response: Response, settings: Settings, name: str, value: str, ma
 
 def new_pre_token() -> str:
     return secrets.token_urlsafe(32)
-
-
-def same_token(a: str | None, b: str | None) -> bool:
-    return _same(a, b)
 
 
 def install_handlers(app: FastAPI) -> None:
