@@ -50,7 +50,7 @@ router = APIRouter(include_in_schema=False)
 
 
 @lru_cache(maxsize=16)
-def _templates(locale: str, locales_dir: Path) -> Environment:
+def templates(locale: str, locales_dir: Path) -> Environment:
     """One environment per locale, with that locale's gettext installed."""
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -71,7 +71,7 @@ def page_locale(request: Request, default: str) -> str:
     return best_locale([lang, *tags] if lang else tags) or negotiate(default, SUPPORTED_LOCALES[0])
 
 
-def _static_url(request: Request, name: str) -> str:
+def static_url(request: Request, name: str) -> str:
     """The URL of a static file, with its mtime so that an edit is never served stale."""
     version = int((STATIC / name).stat().st_mtime)
     return f"{request.scope.get('root_path', '')}/static/{name}?v={version}"
@@ -93,7 +93,7 @@ async def simulator_page(request: Request) -> HTMLResponse:
         for code in SUPPORTED_LOCALES
     ]
     html = (
-        _templates(locale, Path(settings.locales_dir))
+        templates(locale, Path(settings.locales_dir))
         .get_template("simulator.html")
         .render(
             locale=locale,
@@ -101,8 +101,8 @@ async def simulator_page(request: Request) -> HTMLResponse:
             languages=languages,
             api_url=f"{root}{SIMULATOR_API}",
             outbox_url=f"{root}{SIMULATOR_OUTBOX}",
-            css_url=_static_url(request, "simulator.css"),
-            js_url=_static_url(request, "simulator.js"),
+            css_url=static_url(request, "simulator.css"),
+            js_url=static_url(request, "simulator.js"),
         )
     )
     return HTMLResponse(
@@ -110,7 +110,8 @@ async def simulator_page(request: Request) -> HTMLResponse:
     )
 
 
-def _static(name: str, media_type: str) -> FileResponse:
+def static_file(name: str, media_type: str) -> FileResponse:
+    """A file under outreach/web/static, revalidated on every use (its URL carries its mtime)."""
     return FileResponse(
         STATIC / name,
         media_type=media_type,
@@ -120,9 +121,9 @@ def _static(name: str, media_type: str) -> FileResponse:
 
 @router.api_route("/static/simulator.js", methods=["GET", "HEAD"])
 async def simulator_js() -> FileResponse:
-    return _static("simulator.js", "text/javascript; charset=utf-8")
+    return static_file("simulator.js", "text/javascript; charset=utf-8")
 
 
 @router.api_route("/static/simulator.css", methods=["GET", "HEAD"])
 async def simulator_css() -> FileResponse:
-    return _static("simulator.css", "text/css; charset=utf-8")
+    return static_file("simulator.css", "text/css; charset=utf-8")

@@ -7,27 +7,22 @@ from __future__ import annotations
 import hmac
 import secrets
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.datastructures import FormData
 
 from outreach.api.deps import Provided, SessionDep
-from outreach.i18n import LANGUAGE_NAMES, N_, SUPPORTED_LOCALES, best_locale, translator
+from outreach.i18n import LANGUAGE_NAMES, N_, SUPPORTED_LOCALES, best_locale
 from outreach.settings import Settings
 from outreach.timeutil import Clock
 from outreach.users.models import ConsoleSession, Role, User
 from outreach.users.sessions import Policy, resume
-from outreach.web.routes import page_locale
+from outreach.web.routes import page_locale, static_url, templates
 
-HERE = Path(__file__).resolve().parent.parent
-TEMPLATES = HERE / "templates"
-STATIC = HERE / "static"
 
 COOKIE = "outreach_console"
 # Before sign-in there is no session to tie a token to: the sign-in form's token is also
@@ -156,25 +151,6 @@ FormDep = Annotated[FormData, Depends(checked_form)]
 # --- rendering --------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=16)
-def _environment(locale: str, locales_dir: Path) -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=True,
-        undefined=StrictUndefined,
-        extensions=["jinja2.ext.i18n"],
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.install_gettext_translations(translator(locale, locales_dir), newstyle=True)  # type: ignore[attr-defined]
-    return env
-
-
-def _css_url(request: Request) -> str:
-    version = int((STATIC / "console.css").stat().st_mtime)
-    return f"{request.scope.get('root_path', '')}/static/console.css?v={version}"
-
-
 def render(
     request: Request,
     template: str,
@@ -199,10 +175,10 @@ def render(
          "url": f"{root}{path}?{urlencode({'lang': code})}"}
         for code in SUPPORTED_LOCALES
     ]
-    html = _environment(locale, Path(settings.locales_dir)).get_template(template).render(
+    html = templates(locale, Path(settings.locales_dir)).get_template(template).render(
         root=root,
         html_lang=locale.replace("_", "-"),
-        css_url=_css_url(request),
+        css_url=static_url(request, "console.css"),
         staff=staff,
         role_name=ROLE_NAMES[staff.user.role] if staff else "",
         csrf=staff.session.csrf_token if staff else "",

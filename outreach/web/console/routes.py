@@ -25,7 +25,6 @@ from outreach.users.sessions import (
 from outreach.web.console.frame import (
     COOKIE,
     PRE_COOKIE,
-    STATIC,
     ClockDep,
     CsrfRefused,
     FormDep,
@@ -42,6 +41,7 @@ from outreach.web.console.frame import (
     set_cookie,
 )
 from outreach.web.console.pages import knowledge_card, points_today
+from outreach.web.routes import static_file
 
 router = APIRouter(include_in_schema=False)
 
@@ -196,7 +196,4 @@ async def password_post(
 
 @router.api_route("/static/console.css", methods=["GET", "HEAD"])
 async def console_css() -> FileResponse:
-    return FileResponse(
-        STATIC / "console.css", media_type="text/css; charset=utf-8",
-        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"},
-    )
+    return static_file("console.css", "text/css; charset=utf-8")
