@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from content import FaqMatcher, Library, load_library
+from content import FaqMatcher, Library
 
 # Held-out paraphrases: one Chinese and one English per entry, none of them in faq.yaml.
 # They are the matcher's test set; do not copy them into faq.yaml (the test would pass
@@ -56,16 +56,6 @@ CASES = [
     for entry_id, (zh, en) in HELD_OUT.items()
     for locale, text in (("zh_Hans", zh), ("en", en))
 ]
-
-
-@pytest.fixture(scope="module")
-def library() -> Library:
-    return load_library()
-
-
-@pytest.fixture(scope="module")
-def matcher(library: Library) -> FaqMatcher:
-    return FaqMatcher(library)
 
 
 def test_held_out_set_is_really_held_out(library: Library) -> None:

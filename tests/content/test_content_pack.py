@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from content import Library, check_library, load_library
+from content import Library, check_library
 from content.cite import SECTION_RE
 from content.models import RefStyle
 
@@ -36,11 +36,6 @@ POLICY_CLAUSES = (
 # How many articles each cited law has (from its text as dated in the pack).
 ARTICLES = {"pfpl": 48, "health-law": 110, "mch-law": 39, "vaccine-law": 100,
             "women-workers": 16, "residence-permit": 23, "migrant-fp-regulation": 25}
-
-
-@pytest.fixture(scope="module")
-def library() -> Library:
-    return load_library()
 
 
 def cited(library: Library) -> list:  # type: ignore[type-arg]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from content import FaqMatcher, Library, load_library
+from content import FaqMatcher, Library
 
 SENSITIVE: dict[str, dict[str, list[str]]] = {
     "unplanned-pregnancy": {
@@ -57,16 +57,6 @@ CASES = [
     for locale, texts in by_locale.items()
     for i, text in enumerate(texts)
 ]
-
-
-@pytest.fixture(scope="module")
-def library() -> Library:
-    return load_library()
-
-
-@pytest.fixture(scope="module")
-def matcher(library: Library) -> FaqMatcher:
-    return FaqMatcher(library)
 
 
 def test_phrasings_are_held_out(library: Library) -> None:
