@@ -131,20 +131,25 @@ class _Checker:
 
     def cite(self, where: str, item: Cited) -> None:
         """Every item names a source the library has and a clause that fits it."""
+        problem = self.citation_problem(item)
+        if problem:
+            self.error(where, problem)
+
+    def citation_problem(self, item: Cited) -> str | None:
         try:
             source = self.library.source(item.source)
         except KeyError:
-            self.error(where, f"source {item.source!r} does not exist")
-            return
+            return f"source {item.source!r} does not exist"
         if source.refs is RefStyle.none:
             if item.clause is not None:
-                self.error(where, f"source {source.id!r} is cited whole; remove clause {item.clause!r}")
+                return f"source {source.id!r} is cited whole; remove clause {item.clause!r}"
         elif item.clause is None:
-            self.error(where, f"cites {source.id!r} without a clause: name the {source.refs.value[:-1]}")
+            return f"cites {source.id!r} without a clause: name the {source.refs.value[:-1]}"
         elif source.refs is RefStyle.sections and not SECTION_RE.match(item.clause):
-            self.error(where, f"clause {item.clause!r} is not a section reference like 三(二)2")
+            return f"clause {item.clause!r} is not a section reference like 三(二)2"
         elif source.refs is RefStyle.articles and not ARTICLE_RE.match(item.clause):
-            self.error(where, f"clause {item.clause!r} is not an article number like 18")
+            return f"clause {item.clause!r} is not an article number like 18"
+        return None
 
     def ident(self, where: str, ident: str) -> None:
         if not ID_RE.match(ident):
@@ -311,15 +316,9 @@ class _Checker:
                 self.sms("explanation", q.id, loc, f"{q.explanation[loc]}\n{line}")
 
     def citable(self, item: Cited) -> bool:
-        """Whether a source line can be rendered (errors about it are reported apart)."""
-        try:
-            source = self.library.source(item.source)
-        except KeyError:
-            return False
-        if source.refs is RefStyle.none:
-            return _iso_date(source.date)
-        pattern = ARTICLE_RE if source.refs is RefStyle.articles else SECTION_RE
-        return item.clause is not None and bool(pattern.match(item.clause))
+        """Whether a source line can be rendered (errors about it are reported apart: the
+        citation by ``cite``, a bad source date with the source)."""
+        return self.citation_problem(item) is None and _iso_date(self.library.source(item.source).date)
 
     def fairness(self, where: str, quiz: Quiz) -> None:
         """No fixed way of answering passes: see content.fairness."""
