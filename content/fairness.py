@@ -66,7 +66,7 @@ Rule = Callable[[QuizQuestion], float]
 """Probability that a rule picks the right option of a question."""
 
 
-_RANKS = ("longest", "2nd longest", "3rd longest", "4th longest", "5th longest")
+_RANKS = ("longest", "2nd longest", "3rd longest")  # the shortest is a rule of its own
 
 
 def _marked(q: QuizQuestion, locale: str, kind: str) -> list[str]:
@@ -116,7 +116,7 @@ def rules(locales: Sequence[str]) -> dict[str, Rule]:
         "anything but the most generous option": _avoid("", "generous"),
     }
     for locale in locales:
-        for kind in (*_RANKS[:3], "shortest"):
+        for kind in (*_RANKS, "shortest"):
             out[f"the {kind} option ({locale})"] = _pick(locale, kind)
         for kind in ("longest", "shortest"):
             out[f"anything but the {kind} option ({locale})"] = _avoid(locale, kind)
@@ -146,12 +146,11 @@ def guess_pass_rates(
     """For each rule, the probability that it passes a drawn quiz of ``n`` questions."""
     n = min(n, len(quiz.questions))
     needed = math.ceil(pass_mark * n - 1e-9)
-    by_id = {q.id: q for q in quiz.questions}
     table = {name: {q.id: rule(q) for q in quiz.questions} for name, rule in rules(locales).items()}
     rng = random.Random(seed)
     totals = dict.fromkeys(table, 0.0)
     for _ in range(draws):
         ids = draw(quiz, n, rng)
         for name, p_right in table.items():
-            totals[name] += _p_at_least([p_right[i] for i in ids if i in by_id], needed)
+            totals[name] += _p_at_least([p_right[i] for i in ids], needed)
     return [GuessRate(name, total / draws) for name, total in totals.items()]
